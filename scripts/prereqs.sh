@@ -41,6 +41,9 @@ for pkg in "${!wanted[@]}"; do
     fi
 done
 
+# python3 -m venv needs ensurepip, which Debian ships apart from python3 itself.
+python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

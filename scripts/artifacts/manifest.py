@@ -36,9 +36,7 @@ def file_entries(root: Path) -> list[dict[str, Any]]:
         for name in sorted(filenames):
             path = Path(dirpath) / name
             if path.is_symlink():
-                entries.append(
-                    {"path": str(path.relative_to(root)), "symlink": os.readlink(path)}
-                )
+                entries.append({"path": str(path.relative_to(root)), "symlink": os.readlink(path)})
                 continue
             entries.append(
                 {

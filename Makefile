@@ -1,0 +1,85 @@
+# The project's commands. `make up` brings the platform up; `make test` runs every test.
+# Caches (artifacts, image inputs) live outside the clone, under ~/.cache/whisk by default.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+export WHISK_ARTIFACTS ?= $(HOME)/.cache/whisk/artifacts
+export WHISK_CACHE ?= $(HOME)/.cache/whisk
+export WHISK_TEST_LOGS ?= $(ROOT)/test-logs
+# Everything the project creates in Docker carries this label (DESIGN.md §3).
+PROJECT_LABEL := org.whisk.project=whisk
+
+# Phases print their elapsed time, so the README's figures can be read off any run.
+define timed
+	@start=$$(date +%s%N); $(1); \
+	awk -v s="$$start" -v e="$$(date +%s%N)" -v what="$(2)" \
+	    'BEGIN { printf "make: %s took %.1f s\n", what, (e - s) / 1e9 }'
+endef
+
+.PHONY: help
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-18s %s\n", $$1, $$2 }'
+
+.PHONY: prereqs
+prereqs:  ## install the Debian packages the project needs and start Docker Engine
+	$(call timed,bash scripts/prereqs.sh,prereqs)
+
+.PHONY: artifacts
+artifacts: prereqs  ## stage Kafka, Consul and PouchDB Server into $WHISK_ARTIFACTS
+	$(call timed,bash scripts/artifacts.sh,artifacts)
+
+.PHONY: images
+images: prereqs  ## build the base, box and runtime-base images (debootstrap, no registry)
+	$(call timed,bash scripts/images.sh,images)
+
+$(VENV)/.installed: python/pyproject.toml python/constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c python/constraints.txt -e 'python[test,lint,bench]'
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.installed  ## create the virtualenv at .venv with the package and its tools
+
+.PHONY: docker-clean
+docker-clean: prereqs  ## remove the containers, networks and volumes an earlier run left
+	@ids=$$(docker ps -aq --filter label=$(PROJECT_LABEL)); \
+	if [ -n "$$ids" ]; then docker rm -f $$ids >/dev/null; fi; \
+	docker network prune -f --filter label=$(PROJECT_LABEL) >/dev/null; \
+	docker volume prune -f --filter label=$(PROJECT_LABEL) >/dev/null
+
+.PHONY: lint
+lint: venv  ## ruff, mypy --strict, yamllint
+	$(VENV)/bin/ruff check --config python/pyproject.toml python bench scripts
+	$(VENV)/bin/ruff format --config python/pyproject.toml --check python bench scripts
+	cd python && $(VENV)/bin/mypy
+	$(VENV)/bin/yamllint -s .
+
+.PHONY: test-unit
+test-unit: venv  ## the fast, offline unit tests
+	$(call timed,cd python && $(PYTEST) -m 'not integration' -q,test-unit)
+
+.PHONY: test-integration
+test-integration: venv artifacts images docker-clean  ## tests against real ZooKeeper, Kafka, Consul, CouchDB API, Docker
+	$(call timed,cd python && $(PYTEST) -m integration -v,test-integration)
+
+.PHONY: test
+test:  ## everything: set-up, lint, unit and integration tests
+	$(call timed,$(MAKE) --no-print-directory prereqs artifacts images venv docker-clean lint test-unit test-integration,test)
+
+.PHONY: bench
+bench: venv artifacts  ## the benchmarks; figures are printed and saved under bench/results/
+	$(PY) bench/kafka_clients.py
+
+.PHONY: up
+up: prereqs artifacts images venv  ## bring the platform up (today: its prerequisites; see README)
+	@echo
+	@echo "make up: prerequisites, artifacts ($(WHISK_ARTIFACTS)) and images are ready."
+	@echo "make up: the controller, invoker and the Vagrant dev box are not built yet;"
+	@echo "make up: see README.md, 'Status', for what each later step adds."

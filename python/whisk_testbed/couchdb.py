@@ -1,0 +1,84 @@
+"""The CouchDB-API server (PouchDB Server, patched at staging), on a loopback port.
+
+It starts in "admin party" and the first thing ``start`` does is create an admin, as a
+deployment does, so tests run against a server that requires authentication.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from whisk_testbed.artifacts import find_artifact
+from whisk_testbed.network import LOOPBACK, free_port
+from whisk_testbed.process import ServerProcess
+
+
+class CouchDBServer:
+    """PouchDB Server with leveldb storage under ``workdir`` and one admin account."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.admin_user = "whisk_admin"
+        self.admin_password = secrets.token_urlsafe(18)
+        self.process: ServerProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def admin_auth(self) -> tuple[str, str]:
+        return (self.admin_user, self.admin_password)
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/", timeout=1) as response:  # noqa: S310
+                return response.status == 200  # type: ignore[no-any-return]
+        except (OSError, ValueError):
+            return False
+
+    def _create_admin(self) -> None:
+        request = urllib.request.Request(  # noqa: S310
+            f"{self.url}/_config/admins/{self.admin_user}",
+            data=json.dumps(self.admin_password).encode(),
+            method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            if response.status != 200:
+                raise RuntimeError(f"creating the CouchDB admin answered {response.status}")
+
+    def authorization_header(self) -> str:
+        token = base64.b64encode(f"{self.admin_user}:{self.admin_password}".encode()).decode()
+        return f"Basic {token}"
+
+    def start(self, deadline_s: float = 60.0) -> None:
+        home = find_artifact("pouchdb-server").path
+        data = self.workdir / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        config = data / "config.json"
+        if not config.exists():
+            # PouchDB Server writes its own request log to ./log.txt unless told otherwise.
+            log = self.workdir / "pouchdb-server-requests.log"
+            config.write_text(json.dumps({"log": {"file": str(log)}}))
+        command = [
+            str(home / "bin" / "pouchdb-server"),
+            *("-o", LOOPBACK, "-p", str(self.port), "-d", str(data), "-c", str(config)),
+            "-n",
+            "--no-color",
+        ]
+        self.process = ServerProcess(
+            "pouchdb-server", command, self.workdir / "pouchdb-server.log", cwd=data
+        )
+        self.process.start(self.ready, deadline_s)
+        self._create_admin()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
