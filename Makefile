@@ -12,6 +12,7 @@ PYTEST := $(VENV)/bin/pytest
 export WHISK_ARTIFACTS ?= $(HOME)/.cache/whisk/artifacts
 export WHISK_CACHE ?= $(HOME)/.cache/whisk
 export WHISK_TEST_LOGS ?= $(ROOT)/test-logs
+export PATH := $(VENV)/bin:$(PATH)
 # Everything the project creates in Docker carries this label (DESIGN.md §3).
 PROJECT_LABEL := org.whisk.project=whisk
 
@@ -55,11 +56,12 @@ docker-clean: prereqs  ## remove the containers, networks and volumes an earlier
 	docker volume prune -f --filter label=$(PROJECT_LABEL) >/dev/null
 
 .PHONY: lint
-lint: venv  ## ruff, mypy --strict, yamllint
+lint: venv  ## ruff, mypy --strict, yamllint, ansible-lint (production profile)
 	$(VENV)/bin/ruff check --config python/pyproject.toml python bench scripts
 	$(VENV)/bin/ruff format --config python/pyproject.toml --check python bench scripts
 	cd python && $(VENV)/bin/mypy
 	$(VENV)/bin/yamllint -s .
+	$(VENV)/bin/ansible-lint
 
 .PHONY: test-unit
 test-unit: venv  ## the fast, offline unit tests

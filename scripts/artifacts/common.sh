@@ -18,9 +18,10 @@ mkdir -p "$WHISK_ARTIFACTS" "$WHISK_CACHE"
 
 say() { printf 'artifacts: %s\n' "$*"; }
 
-# inputs_hash FILE...: one sha256 over the given files' contents (and versions.env).
+# inputs_hash FILE...: one sha256 over the given files' contents and the pinned versions
+# (the assignments of versions.env, not its comments, so editing a comment restages nothing).
 inputs_hash() {
-    cat "$ARTIFACTS_SCRIPTS/versions.env" "$@" | sha256sum | cut -d' ' -f1
+    { grep -E '^[A-Z_]+=' "$ARTIFACTS_SCRIPTS/versions.env"; cat "$@"; } | sha256sum | cut -d' ' -f1
 }
 
 # is_staged NAME VERSION INPUTS: true when the component's manifest records these inputs.
