@@ -56,10 +56,11 @@ docker-clean: prereqs  ## remove the containers, networks and volumes an earlier
 	docker volume prune -f --filter label=$(PROJECT_LABEL) >/dev/null
 
 .PHONY: lint
-lint: venv  ## ruff, mypy --strict, yamllint, ansible-lint (production profile)
+lint: venv  ## ruff, mypy --strict, import layers, yamllint, ansible-lint (production)
 	$(VENV)/bin/ruff check --config python/pyproject.toml python bench scripts
 	$(VENV)/bin/ruff format --config python/pyproject.toml --check python bench scripts
 	cd python && $(VENV)/bin/mypy
+	cd python && $(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/yamllint -s .
 	$(VENV)/bin/ansible-lint
 

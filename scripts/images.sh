@@ -82,7 +82,7 @@ apt_uri() {
                 else if (key == "suites") suites = val
                 else if (key == "enabled") enabled = tolower(val)
             }
-            END { flush() }' "${files[@]}" | head -n1
+            END { flush() }' "${files[@]}" | sed -n 1p
     fi
     files=()
     for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do [ -f "$f" ] && files+=("$f"); done
@@ -96,8 +96,8 @@ apt_uri() {
 # Sets MIRROR and SECURITY_MIRROR (no trailing slash).
 find_mirrors() {
     local host_main host_sec
-    host_main=$(apt_uri "$SUITE" | head -n1)
-    host_sec=$(apt_uri "$SUITE-security" | head -n1)
+    host_main=$(apt_uri "$SUITE" | sed -n 1p)
+    host_sec=$(apt_uri "$SUITE-security" | sed -n 1p)
     MIRROR=${WHISK_DEBIAN_MIRROR:-$host_main}
     MIRROR=${MIRROR%/}
     [ -n "$MIRROR" ] || die "no apt source for '$SUITE' on this host; set WHISK_DEBIAN_MIRROR"

@@ -86,7 +86,7 @@ if ! (cd "$src" && "$GO" build -trimpath -ldflags "$ldflags" -o "$dist/bin/consu
     say "consul: go build failed" >&2
     exit 1
 fi
-printed=$("$dist/bin/consul" version | head -n1)
+printed=$("$dist/bin/consul" version | sed -n 1p)
 [ "$printed" = "Consul v$CONSUL_VERSION" ] ||
     { say "consul: the binary reports '$printed', expected 'Consul v$CONSUL_VERSION'" >&2; exit 1; }
 
