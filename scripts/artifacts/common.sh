@@ -24,6 +24,32 @@ inputs_hash() {
     { grep -E '^[A-Z_]+=' "$ARTIFACTS_SCRIPTS/versions.env"; cat "$@"; } | sha256sum | cut -d' ' -f1
 }
 
+# dir_inputs_hash SCRIPT DIR: inputs_hash over the staging script and every file under DIR,
+# the list of their names included, so that adding or renaming a file restages.
+dir_inputs_hash() {
+    local script=$1 dir=$2
+    local -a files
+    mapfile -d '' files < <(find "$dir" -type f -print0 | LC_ALL=C sort -z)
+    inputs_hash "$script" <(printf '%s\n' "${files[@]#"$dir/"}") "${files[@]}"
+}
+
+# exit_if_staged NAME VERSION INPUTS: end the calling script (status 0) when the component
+# is staged with these inputs. Otherwise take the component's lock, so that one staging runs
+# at a time, and check again: whoever waited finds the work done. The lock stays held.
+exit_if_staged() {
+    local name=$1 version=$2 inputs=$3
+    if is_staged "$name" "$version" "$inputs"; then
+        say "$name $version already staged"
+        exit 0
+    fi
+    exec 9>"$WHISK_CACHE/$name.lock"
+    flock 9
+    if is_staged "$name" "$version" "$inputs"; then
+        say "$name $version already staged"
+        exit 0
+    fi
+}
+
 # is_staged NAME VERSION INPUTS: true when the component's manifest records these inputs.
 is_staged() {
     local manifest="$WHISK_ARTIFACTS/$1/$2.json"

@@ -20,22 +20,8 @@ source "$(dirname "$0")/common.sh"
 
 here="$ARTIFACTS_SCRIPTS/consul-main"
 mapfile -t files < <(cd "$here" && find . -type f | LC_ALL=C sort)
-# The file list itself is an input too, so that adding or renaming a file restages.
-inputs=$(inputs_hash "$ARTIFACTS_SCRIPTS/consul.sh" <(printf '%s\n' "${files[@]}") \
-    "${files[@]/#./$here}")
-
-if is_staged consul "$CONSUL_VERSION" "$inputs"; then
-    say "consul $CONSUL_VERSION already staged"
-    exit 0
-fi
-
-# One staging at a time; whoever waited finds the work done.
-exec 9>"$WHISK_CACHE/consul.lock"
-flock 9
-if is_staged consul "$CONSUL_VERSION" "$inputs"; then
-    say "consul $CONSUL_VERSION already staged"
-    exit 0
-fi
+inputs=$(dir_inputs_hash "$ARTIFACTS_SCRIPTS/consul.sh" "$here")
+exit_if_staged consul "$CONSUL_VERSION" "$inputs"
 
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 [ -x "$GO" ] || { say "consul: go (1.20 or later) is required; set GO=/path/to/go" >&2; exit 1; }

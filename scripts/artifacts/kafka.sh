@@ -14,23 +14,8 @@
 source "$(dirname "$0")/common.sh"
 
 here="$ARTIFACTS_SCRIPTS/kafka"
-mapfile -t files < <(cd "$here" && find . -type f | LC_ALL=C sort)
-# The file list itself is an input too, so that renaming a launcher restages.
-inputs=$(inputs_hash "$ARTIFACTS_SCRIPTS/kafka.sh" <(printf '%s\n' "${files[@]}") \
-    "${files[@]/#./$here}")
-
-if is_staged kafka "$KAFKA_VERSION" "$inputs"; then
-    say "kafka $KAFKA_VERSION already staged"
-    exit 0
-fi
-
-# One staging at a time; whoever waited finds the work done.
-exec 9>"$WHISK_CACHE/kafka.lock"
-flock 9
-if is_staged kafka "$KAFKA_VERSION" "$inputs"; then
-    say "kafka $KAFKA_VERSION already staged"
-    exit 0
-fi
+inputs=$(dir_inputs_hash "$ARTIFACTS_SCRIPTS/kafka.sh" "$here")
+exit_if_staged kafka "$KAFKA_VERSION" "$inputs"
 
 command -v mvn >/dev/null || { say "kafka: mvn (Maven 3.6.3 or later) is required" >&2; exit 1; }
 command -v java >/dev/null || { say "kafka: java (17 or later) is required" >&2; exit 1; }

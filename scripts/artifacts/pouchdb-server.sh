@@ -69,22 +69,8 @@ elif [ $# -gt 0 ]; then
 fi
 
 # Inputs: this script, versions.env, and every file under pouchdb-server/ (names included).
-mapfile -d '' files < <(find "$src" -type f -print0 | LC_ALL=C sort -z)
-inputs=$(inputs_hash "$ARTIFACTS_SCRIPTS/pouchdb-server.sh" "${files[@]}" \
-    <(printf '%s\n' "${files[@]#"$src/"}"))
-
-if is_staged "$name" "$version" "$inputs"; then
-    say "$name $version already staged"
-    exit 0
-fi
-
-# One staging at a time (make -j, two shells): the second waits, then finds it staged.
-exec 9>"$WHISK_CACHE/$name.lock"
-flock 9
-if is_staged "$name" "$version" "$inputs"; then
-    say "$name $version already staged"
-    exit 0
-fi
+inputs=$(dir_inputs_hash "$ARTIFACTS_SCRIPTS/pouchdb-server.sh" "$src")
+exit_if_staged "$name" "$version" "$inputs"
 
 started=$SECONDS
 for tool in node npm patch curl python3; do
