@@ -8,19 +8,20 @@ from pathlib import Path
 
 from whisk_testbed.artifacts import find_artifact
 from whisk_testbed.network import LOOPBACK, free_port
-from whisk_testbed.process import ServerProcess
+from whisk_testbed.server import LoopbackServer
 
 
-class ConsulAgent:
+class ConsulAgent(LoopbackServer):
     """``consul agent -dev`` with every port on 127.0.0.1; DNS, gRPC and WAN gossip off.
 
     The LAN gossip and server RPC ports cannot be turned off, so they get free ports too.
     """
 
+    name = "consul"
+
     def __init__(self, workdir: Path, http_port: int | None = None) -> None:
-        self.workdir = workdir
+        super().__init__(workdir)
         self.http_port = http_port or free_port()
-        self.process: ServerProcess | None = None
 
     @property
     def http_address(self) -> str:
@@ -58,9 +59,4 @@ class ConsulAgent:
             "-hcl=disable_update_check = true",
             "-log-level=info",
         ]
-        self.process = ServerProcess("consul", command, self.workdir / "consul.log")
-        self.process.start(self.ready, deadline_s)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
+        self._run(command, deadline_s)

@@ -6,7 +6,6 @@ deployment does, so tests run against a server that requires authentication.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import urllib.error
@@ -15,18 +14,19 @@ from pathlib import Path
 
 from whisk_testbed.artifacts import find_artifact
 from whisk_testbed.network import LOOPBACK, free_port
-from whisk_testbed.process import ServerProcess
+from whisk_testbed.server import LoopbackServer
 
 
-class CouchDBServer:
+class CouchDBServer(LoopbackServer):
     """PouchDB Server with leveldb storage under ``workdir`` and one admin account."""
 
+    name = "pouchdb-server"
+
     def __init__(self, workdir: Path, port: int | None = None) -> None:
-        self.workdir = workdir
+        super().__init__(workdir)
         self.port = port or free_port()
         self.admin_user = "whisk_admin"
         self.admin_password = secrets.token_urlsafe(18)
-        self.process: ServerProcess | None = None
 
     @property
     def url(self) -> str:
@@ -54,10 +54,6 @@ class CouchDBServer:
             if response.status != 200:
                 raise RuntimeError(f"creating the CouchDB admin answered {response.status}")
 
-    def authorization_header(self) -> str:
-        token = base64.b64encode(f"{self.admin_user}:{self.admin_password}".encode()).decode()
-        return f"Basic {token}"
-
     def start(self, deadline_s: float = 60.0) -> None:
         home = find_artifact("pouchdb-server").path
         data = self.workdir / "data"
@@ -73,12 +69,5 @@ class CouchDBServer:
             "-n",
             "--no-color",
         ]
-        self.process = ServerProcess(
-            "pouchdb-server", command, self.workdir / "pouchdb-server.log", cwd=data
-        )
-        self.process.start(self.ready, deadline_s)
+        self._run(command, deadline_s, cwd=data)
         self._create_admin()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()

@@ -6,13 +6,16 @@ from pathlib import Path
 
 from whisk_testbed.artifacts import find_artifact
 from whisk_testbed.network import LOOPBACK, free_port, port_answers
-from whisk_testbed.process import ServerProcess
+from whisk_testbed.server import LoopbackServer
 
 STARTED_MARK = "started (kafka.server.KafkaServer)"
 
 
-class KafkaBroker:
+class KafkaBroker(LoopbackServer):
     """One broker (id ``broker_id``) using the ZooKeeper at ``zookeeper_connect``."""
+
+    name = "kafka"
+    stop_grace_s = 20.0
 
     def __init__(
         self,
@@ -23,12 +26,11 @@ class KafkaBroker:
         port: int | None = None,
         heap: str = "-Xmx384m -Xms128m",
     ) -> None:
-        self.workdir = workdir
+        super().__init__(workdir)
         self.zookeeper_connect = zookeeper_connect
         self.broker_id = broker_id
         self.port = port or free_port()
         self.heap = heap
-        self.process: ServerProcess | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -59,7 +61,7 @@ class KafkaBroker:
         if not port_answers(self.port):
             return False
         try:
-            return STARTED_MARK in (self.workdir / "kafka.log").read_text(errors="replace")
+            return STARTED_MARK in self.log_path.read_text(errors="replace")
         except OSError:
             return False
 
@@ -76,9 +78,4 @@ class KafkaBroker:
         if log4j.exists():
             command.append(f"-Dlog4j.configuration=file:{log4j}")
         command += ["-cp", f"{home}/libs/*", "kafka.Kafka", str(config)]
-        self.process = ServerProcess("kafka", command, self.workdir / "kafka.log")
-        self.process.start(self.ready, deadline_s)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop(grace_s=20)
+        self._run(command, deadline_s)

@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 
 from whisk_testbed.network import LOOPBACK, free_port
-from whisk_testbed.process import ServerProcess
+from whisk_testbed.server import LoopbackServer
 
 DEBIAN_JARS = (Path("/usr/share/java/zookeeper.jar"), Path("/usr/share/java/slf4j-simple.jar"))
 MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
@@ -22,13 +22,14 @@ def four_letter_word(port: int, word: str, host: str = LOOPBACK) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-class ZooKeeperServer:
+class ZooKeeperServer(LoopbackServer):
     """ZooKeeper in standalone mode, its data and log under ``workdir``."""
 
+    name = "zookeeper"
+
     def __init__(self, workdir: Path, port: int | None = None) -> None:
-        self.workdir = workdir
+        super().__init__(workdir)
         self.port = port or free_port()
-        self.process: ServerProcess | None = None
 
     @property
     def connect_string(self) -> str:
@@ -64,13 +65,4 @@ class ZooKeeperServer:
             )
         config = self._write_config()
         classpath = ":".join(str(jar) for jar in DEBIAN_JARS)
-        self.process = ServerProcess(
-            "zookeeper",
-            ["java", "-Xmx128m", "-cp", classpath, MAIN_CLASS, str(config)],
-            self.workdir / "zookeeper.log",
-        )
-        self.process.start(self.ready, deadline_s)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
+        self._run(["java", "-Xmx128m", "-cp", classpath, MAIN_CLASS, str(config)], deadline_s)

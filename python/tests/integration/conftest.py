@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -17,13 +18,11 @@ from whisk_testbed.consul import ConsulAgent
 from whisk_testbed.couchdb import CouchDBServer
 from whisk_testbed.kafka import KafkaBroker
 from whisk_testbed.process import tail
+from whisk_testbed.server import LoopbackServer
 from whisk_testbed.zookeeper import ZooKeeperServer
 
-_started: list[tuple[str, Path]] = []
-
-
-def _remember(name: str, log_path: Path) -> None:
-    _started.append((name, log_path))
+S = TypeVar("S", bound=LoopbackServer)
+_started: list[LoopbackServer] = []
 
 
 @pytest.hookimpl(wrapper=True)
@@ -32,42 +31,36 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.failed:
-        for name, log_path in _started:
-            report.sections.append((f"{name} log ({log_path})", tail(log_path, 30)))
+        for server in _started:
+            report.sections.append(
+                (f"{server.name} log ({server.log_path})", tail(server.log_path, 30))
+            )
     return report
+
+
+def _serve(server: S) -> Iterator[S]:
+    """Start ``server`` for the session, list its log for failure reports, stop it at the end."""
+    _started.append(server)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
 def zookeeper(test_logs: Path) -> Iterator[ZooKeeperServer]:
-    server = ZooKeeperServer(test_logs / "zookeeper")
-    server.start()
-    _remember("zookeeper", server.workdir / "zookeeper.log")
-    yield server
-    server.stop()
+    yield from _serve(ZooKeeperServer(test_logs / "zookeeper"))
 
 
 @pytest.fixture(scope="session")
 def kafka_broker(test_logs: Path, zookeeper: ZooKeeperServer) -> Iterator[KafkaBroker]:
-    broker = KafkaBroker(test_logs / "kafka", zookeeper.connect_string)
-    _remember("kafka", broker.workdir / "kafka.log")
-    broker.start()
-    yield broker
-    broker.stop()
+    yield from _serve(KafkaBroker(test_logs / "kafka", zookeeper.connect_string))
 
 
 @pytest.fixture(scope="session")
 def consul_agent(test_logs: Path) -> Iterator[ConsulAgent]:
-    agent = ConsulAgent(test_logs / "consul")
-    _remember("consul", agent.workdir / "consul.log")
-    agent.start()
-    yield agent
-    agent.stop()
+    yield from _serve(ConsulAgent(test_logs / "consul"))
 
 
 @pytest.fixture(scope="session")
 def couchdb(test_logs: Path) -> Iterator[CouchDBServer]:
-    server = CouchDBServer(test_logs / "couchdb")
-    _remember("couchdb", server.workdir / "pouchdb-server.log")
-    server.start()
-    yield server
-    server.stop()
+    yield from _serve(CouchDBServer(test_logs / "couchdb"))

@@ -5,11 +5,12 @@ Private to the model package: entity modules use these so that every type error 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from whisk_services.model.errors import ModelError
 
 JsonObject = dict[str, Any]
+T = TypeVar("T")
 
 
 def as_object(value: Any, what: str) -> JsonObject:
@@ -19,24 +20,23 @@ def as_object(value: Any, what: str) -> JsonObject:
     return value
 
 
-def opt_bool(body: JsonObject, key: str) -> bool | None:
-    """Return the boolean at `key`, None when absent or null."""
+def _optional(body: JsonObject, key: str, kind: type[T], noun: str) -> T | None:
     value = body.get(key)
     if value is None:
         return None
-    if not isinstance(value, bool):
-        raise ModelError(f"'{key}' must be a boolean.")
+    if not isinstance(value, kind):
+        raise ModelError(f"'{key}' must be {noun}.")
     return value
+
+
+def opt_bool(body: JsonObject, key: str) -> bool | None:
+    """Return the boolean at `key`, None when absent or null."""
+    return _optional(body, key, bool, "a boolean")
 
 
 def opt_str(body: JsonObject, key: str) -> str | None:
     """Return the string at `key`, None when absent or null."""
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ModelError(f"'{key}' must be a string.")
-    return value
+    return _optional(body, key, str, "a string")
 
 
 def as_int(value: Any, what: str) -> int:

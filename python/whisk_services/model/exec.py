@@ -47,6 +47,19 @@ def resolve_kind(kind: Any) -> str:
     return DEFAULT_KINDS.get(kind, kind)
 
 
+def _with_code(
+    head: JsonObject, code: str | None, main: str | None, *, include_code: bool
+) -> JsonObject:
+    """The API fields an exec with (optional) code adds: code, binary, main."""
+    out = dict(head)
+    if include_code and code is not None:
+        out["code"] = code
+    out["binary"] = code is not None and is_binary_code(code)
+    if main is not None:
+        out["main"] = main
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class CodeExec:
     """Source or base64 (zip) code run by a runtime image of `kind`."""
@@ -62,13 +75,7 @@ class CodeExec:
 
     def to_api(self, include_code: bool = True) -> JsonObject:
         """`{"kind", "code", "binary"[, "main"]}`."""
-        out: JsonObject = {"kind": self.kind}
-        if include_code:
-            out["code"] = self.code
-        out["binary"] = self.binary
-        if self.main is not None:
-            out["main"] = self.main
-        return out
+        return _with_code({"kind": self.kind}, self.code, self.main, include_code=include_code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +94,8 @@ class BlackboxExec:
 
     def to_api(self, include_code: bool = True) -> JsonObject:
         """`{"kind": "blackbox", "image", "binary"[, "code"][, "main"]}`."""
-        out: JsonObject = {"kind": self.kind, "image": self.image}
-        if include_code and self.code is not None:
-            out["code"] = self.code
-        out["binary"] = self.binary
-        if self.main is not None:
-            out["main"] = self.main
-        return out
+        head: JsonObject = {"kind": self.kind, "image": self.image}
+        return _with_code(head, self.code, self.main, include_code=include_code)
 
 
 @dataclass(frozen=True, slots=True)
