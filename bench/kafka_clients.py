@@ -5,17 +5,20 @@ kafka-python) it measures, one message at a
 time on its own topic: the acknowledged produce (what a non-blocking invoke waits for) and
 produce-to-consume (what the controller → invoker hop costs). Every client is set for latency
 (no linger, Nagle off where the client allows it). Figures are printed and saved as JSON
-under bench/results/. It starts its own ZooKeeper and broker on loopback ports.
+under bench/results/, beside the floor measured in the same run: an 8-byte round trip over a
+loopback TCP socket. It starts its own ZooKeeper and broker on loopback ports.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import platform
+import socket
 import statistics
 import sys
-import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -32,6 +35,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as PyPartition
 
 from whisk_testbed.kafka import KafkaBroker
+from whisk_testbed.network import LOOPBACK
 from whisk_testbed.zookeeper import ZooKeeperServer
 
 WARMUP = 50
@@ -211,6 +215,34 @@ def measure_kafka_python(bootstrap: str, topic: str) -> dict[str, Figures]:
     return {"produce_acked": Figures.of(acked), "produce_to_consume": Figures.of(hop)}
 
 
+def measure_loopback_floor() -> dict[str, Figures]:
+    """The floor under every hop: an 8-byte request and reply over a loopback TCP socket."""
+    server = socket.create_server((LOOPBACK, 0))
+    port = server.getsockname()[1]
+
+    def echo() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            while data := conn.recv(64):
+                conn.sendall(data)
+
+    thread = threading.Thread(target=echo, daemon=True)
+    thread.start()
+    rtt: list[float] = []
+    with socket.create_connection((LOOPBACK, port)) as client:
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(WARMUP + SAMPLES):
+            start = time.perf_counter()
+            client.sendall(b"12345678")
+            client.recv(64)
+            if i >= WARMUP:
+                rtt.append(time.perf_counter() - start)
+    thread.join(timeout=5)
+    server.close()
+    return {"round_trip": Figures.of(rtt)}
+
+
 def versions() -> dict[str, str]:
     from importlib.metadata import version  # noqa: PLC0415
 
@@ -226,30 +258,34 @@ def versions() -> dict[str, str]:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="whisk-bench-kafka-") as tmp:
-        workdir = Path(tmp)
-        zookeeper = ZooKeeperServer(workdir / "zookeeper")
-        zookeeper.start()
-        broker = KafkaBroker(workdir / "kafka", zookeeper.connect_string)
-        try:
-            broker.start()
-            bootstrap = broker.bootstrap_servers
-            runs: dict[str, Callable[[], dict[str, Figures]]] = {
-                "aiokafka": lambda: asyncio.run(measure_aiokafka(bootstrap, "bench-aiokafka")),
-                "confluent-kafka": lambda: measure_confluent(bootstrap, "bench-confluent"),
-                "confluent-aio": lambda: asyncio.run(
-                    measure_confluent_aio(bootstrap, "bench-confluent-aio")
-                ),
-                "kafka-python": lambda: measure_kafka_python(bootstrap, "bench-kafka-python"),
-            }
-            create_topics(
-                bootstrap,
-                [f"bench-{n}" for n in ("aiokafka", "confluent", "confluent-aio", "kafka-python")],
-            )
-            results = {name: run() for name, run in runs.items()}
-        finally:
-            broker.stop()
-            zookeeper.stop()
+    # Server logs stay under test-logs/ (or $WHISK_TEST_LOGS) to read when a run fails.
+    logs = Path(
+        os.environ.get("WHISK_TEST_LOGS", Path(__file__).resolve().parents[1] / "test-logs")
+    )
+    workdir = logs / time.strftime("bench-kafka-%Y%m%d-%H%M%S")
+    zookeeper = ZooKeeperServer(workdir / "zookeeper")
+    zookeeper.start()
+    broker = KafkaBroker(workdir / "kafka", zookeeper.connect_string)
+    try:
+        broker.start()
+        bootstrap = broker.bootstrap_servers
+        runs: dict[str, Callable[[], dict[str, Figures]]] = {
+            "loopback-tcp": measure_loopback_floor,
+            "aiokafka": lambda: asyncio.run(measure_aiokafka(bootstrap, "bench-aiokafka")),
+            "confluent-kafka": lambda: measure_confluent(bootstrap, "bench-confluent"),
+            "confluent-aio": lambda: asyncio.run(
+                measure_confluent_aio(bootstrap, "bench-confluent-aio")
+            ),
+            "kafka-python": lambda: measure_kafka_python(bootstrap, "bench-kafka-python"),
+        }
+        create_topics(
+            bootstrap,
+            [f"bench-{n}" for n in ("aiokafka", "confluent", "confluent-aio", "kafka-python")],
+        )
+        results = {name: run() for name, run in runs.items()}
+    finally:
+        broker.stop()
+        zookeeper.stop()
 
     report = {
         "benchmark": "kafka produce-to-consume, one message at a time, local broker",
