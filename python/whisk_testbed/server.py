@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from whisk_testbed.process import ServerProcess
@@ -33,9 +33,15 @@ class LoopbackServer:
         """Write the configuration, start the process, return once it is ready."""
         raise NotImplementedError
 
-    def _run(self, command: Sequence[str], deadline_s: float, cwd: Path | None = None) -> None:
+    def _run(
+        self,
+        command: Sequence[str],
+        deadline_s: float,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         """Start ``command`` under supervision and return once ``ready()`` holds."""
-        self.process = ServerProcess(self.name, command, self.log_path, cwd=cwd)
+        self.process = ServerProcess(self.name, command, self.log_path, cwd=cwd, env=env)
         self.process.start(self.ready, deadline_s)
 
     def stop(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -23,9 +24,22 @@ pytestmark = pytest.mark.integration
 
 
 def create_topic(broker: KafkaBroker, name: str, partitions: int = 1) -> None:
+    """Create a topic and wait until every partition has a leader.
+
+    Kafka accepts a creation before its metadata has spread: a client asking at once may
+    not see the topic, or see it without leaders, yet.
+    """
     admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
     futures = admin.create_topics([NewTopic(name, partitions, 1)])
     futures[name].result(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        topic = admin.list_topics(topic=name, timeout=10).topics.get(name)
+        leaders = [] if topic is None or topic.error else topic.partitions.values()
+        if len(leaders) == partitions and all(p.leader >= 0 for p in leaders):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"topic {name} has no leader for every partition after 30 s")
 
 
 def test_topic_created_through_the_admin_api_is_listed(kafka_broker: KafkaBroker) -> None:

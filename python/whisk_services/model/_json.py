@@ -48,3 +48,29 @@ def as_int(value: Any, what: str) -> int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     raise ModelError(f"'{what}' must be an integer.")
+
+
+def req_str(body: JsonObject, key: str) -> str:
+    """Return the string at `key`, which must be present."""
+    value = opt_str(body, key)
+    if value is None:
+        raise ModelError(f"'{key}' must be a string.")
+    return value
+
+
+def as_str_list(value: Any, what: str) -> list[str]:
+    """Return `value` as a JSON array of strings, or raise naming `what`."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ModelError(f"'{what}' must be an array of strings.")
+    return value
+
+
+ENTITY_TYPE_FIELD = "entityType"
+
+
+def as_document(value: Any, entity_type: str) -> JsonObject:
+    """Return `value` as a stored document whose `entityType` is `entity_type`, else raise."""
+    doc = as_object(value, "document")
+    if doc.get(ENTITY_TYPE_FIELD) != entity_type:
+        raise ModelError(f"The document is not of entityType '{entity_type}'.")
+    return doc

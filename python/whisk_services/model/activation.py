@@ -3,6 +3,8 @@
 The stored response carries a numeric `statusCode` (0 success, 1 application error, 2 action
 developer error, 3 whisk internal error); the API form replaces it by `status` and `success`.
 An activation whose `end` is 0 (a trigger activation) renders without `end` and `duration`.
+The stored document (`to_doc`) is the API record with the stored response, `end` always
+present, and `entityType`; its id is `<namespace>/<activationId>`.
 """
 
 from __future__ import annotations
@@ -13,9 +15,19 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import Any
+from typing import Any, ClassVar, Self
 
-from whisk_services.model._json import JsonObject
+from whisk_services.model._json import (
+    ENTITY_TYPE_FIELD,
+    JsonObject,
+    as_document,
+    as_int,
+    as_object,
+    as_str_list,
+    opt_bool,
+    opt_str,
+    req_str,
+)
 from whisk_services.model.errors import ACTIVATION_ID_ILLEGAL, ModelError
 from whisk_services.model.parameters import Parameters
 from whisk_services.model.version import SemVer
@@ -148,6 +160,8 @@ def format_log_line(timestamp_ms: int, stream: str, text: str) -> str:
 class Activation:
     """The record of one activation of an action or trigger."""
 
+    ENTITY_TYPE: ClassVar[str] = "activation"
+
     namespace: str
     name: str
     subject: str
@@ -221,3 +235,35 @@ class Activation:
     def logs_api(self) -> JsonObject:
         """`GET .../activations/{id}/logs`."""
         return {"logs": list(self.logs)}
+
+    def doc_id(self) -> str:
+        """The id of the stored document: `<namespace>/<activationId>`."""
+        return f"{self.namespace}/{self.activation_id}"
+
+    def to_doc(self) -> JsonObject:
+        """The stored document: `response` in its stored form, `end` even when 0."""
+        return {
+            **self.to_api(),
+            "end": self.end,
+            "response": self.response.to_store(),
+            ENTITY_TYPE_FIELD: self.ENTITY_TYPE,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: JsonObject) -> Self:
+        """Restore the activation `to_doc` stored (`duration` and `size` are derived)."""
+        body = as_document(doc, cls.ENTITY_TYPE)
+        return cls(
+            req_str(body, "namespace"),
+            req_str(body, "name"),
+            req_str(body, "subject"),
+            parse_activation_id(body.get("activationId")),
+            as_int(body.get("start"), "start"),
+            as_int(body.get("end", 0), "end"),
+            ActivationResponse.from_store(as_object(body.get("response"), "response")),
+            SemVer.parse(body.get("version")),
+            bool(opt_bool(body, "publish")),
+            opt_str(body, "cause"),
+            tuple(as_str_list(body.get("logs", []), "logs")),
+            Parameters.from_api(body.get("annotations"), "annotations"),
+        )

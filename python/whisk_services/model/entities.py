@@ -5,15 +5,30 @@ PUT body and applies OpenWhisk's create/update rules, and `to_api()`, which rend
 shape. Rules shared by all: unknown body fields are ignored (OpenWhisk's readers ignore them);
 `namespace`/`name` come from the URL, never the body; on update an omitted field keeps its old
 value and the version's patch is bumped; `delAnnotations` removes annotation keys.
+
+Each also has `to_doc()`/`from_doc(doc)`, the document stored in the entity database: the GET
+shape plus `entityType`, stored under `doc_id()` (`<namespace path>/<name>`). `from_doc` reads a
+document with the same parsers as `from_api` but restores it as stored: no create/update rules,
+no annotations added, and no deployment bounds (limits, sequence length) re-applied.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar, Self
 
-from whisk_services.model._json import JsonObject, as_object, opt_bool
+from whisk_services.model._json import (
+    ENTITY_TYPE_FIELD,
+    JsonObject,
+    as_document,
+    as_int,
+    as_object,
+    as_str_list,
+    opt_bool,
+    req_str,
+)
 from whisk_services.model.errors import ModelError
 from whisk_services.model.exec import Exec as ExecT
 from whisk_services.model.exec import SequenceExec, exec_from_api
@@ -64,17 +79,41 @@ def _common(body: JsonObject, existing: Any) -> _Common:
         parameters = Parameters.from_api(body["parameters"], "parameters")
     deleted = body.get("delAnnotations")
     if deleted is not None:
-        if not isinstance(deleted, list) or not all(isinstance(k, str) for k in deleted):
-            raise ModelError("'delAnnotations' must be an array of strings.")
-        annotations = annotations.without(deleted)
+        annotations = annotations.without(as_str_list(deleted, "delAnnotations"))
     return _Common(
         version, publish if new_publish is None else new_publish, annotations, parameters
     )
 
 
 @dataclass(frozen=True, slots=True)
+class _Stored:
+    """The fields every stored entity document has, read; `body` is the whole document."""
+
+    body: JsonObject
+    path: EntityPath
+    name: str
+    common: _Common
+    updated: int
+
+
+def _stored(doc: JsonObject, entity_type: str) -> _Stored:
+    """Read a stored document of `entity_type` (its common fields as a create body's)."""
+    body = as_document(doc, entity_type)
+    path = EntityPath.parse(req_str(body, "namespace"))
+    updated = as_int(body.get("updated"), "updated")
+    return _Stored(body, path, req_str(body, "name"), _common(body, None), updated)
+
+
+def _doc_id(path: EntityPath, name: str) -> str:
+    """`<namespace path>/<name>`: `guest/hello`, `guest/utils/echo`."""
+    return FullyQualifiedName(path, name).as_path()
+
+
+@dataclass(frozen=True, slots=True)
 class Action:
     """An action: its exec, limits, default parameters and annotations."""
+
+    ENTITY_TYPE: ClassVar[str] = "action"
 
     path: EntityPath
     name: str
@@ -173,6 +212,34 @@ class Action:
             "updated": self.updated,
         }
 
+    def doc_id(self) -> str:
+        """The id of the stored document: `ns[/pkg]/name`."""
+        return _doc_id(self.path, self.name)
+
+    def to_doc(self) -> JsonObject:
+        """The stored document: the GET shape (with code) plus `entityType`."""
+        return {**self.to_api(), ENTITY_TYPE_FIELD: self.ENTITY_TYPE}
+
+    @classmethod
+    def from_doc(cls, doc: JsonObject) -> Self:
+        """Restore the action `to_doc` stored."""
+        s = _stored(doc, cls.ENTITY_TYPE)
+        # No sequence-length bound: the deployment's applied when the action was written.
+        action_exec = exec_from_api(s.body.get("exec"), s.path.namespace, sys.maxsize)
+        limits = ActionLimits.from_doc(s.body.get("limits"))
+        c = s.common
+        return cls(
+            s.path,
+            s.name,
+            action_exec,
+            c.version,
+            c.publish,
+            c.parameters,
+            limits,
+            c.annotations,
+            s.updated,
+        )
+
 
 class RuleStatus(StrEnum):
     """Whether firing the rule's trigger invokes its action."""
@@ -201,10 +268,18 @@ class TriggerRule:
         """`{"action": {"path", "name"}, "status"}`."""
         return {"action": self.action.to_api(), "status": str(self.status)}
 
+    @classmethod
+    def from_api(cls, value: Any) -> TriggerRule:
+        """Read the `to_api` shape."""
+        body = as_object(value, "rules")
+        return cls(FullyQualifiedName.from_api(body.get("action")), RuleStatus.from_api(body))
+
 
 @dataclass(frozen=True, slots=True)
 class Trigger:
     """A named event channel; the rules it fires are kept in the trigger itself."""
+
+    ENTITY_TYPE: ClassVar[str] = "trigger"
 
     path: EntityPath
     name: str
@@ -274,10 +349,34 @@ class Trigger:
             out["rules"] = {key: link.to_api() for key, link in self.rules}
         return out
 
+    def doc_id(self) -> str:
+        """The id of the stored document: `ns/name`."""
+        return _doc_id(self.path, self.name)
+
+    def to_doc(self) -> JsonObject:
+        """The stored document: the GET shape plus `entityType`."""
+        return {**self.to_api(), ENTITY_TYPE_FIELD: self.ENTITY_TYPE}
+
+    @classmethod
+    def from_doc(cls, doc: JsonObject) -> Self:
+        """Restore the trigger `to_doc` stored, with its rule links in their order."""
+        s = _stored(doc, cls.ENTITY_TYPE)
+        links = as_object(s.body.get("rules", {}), "rules")
+        rules = tuple(
+            (FullyQualifiedName.parse(key).as_path(), TriggerRule.from_api(link))
+            for key, link in links.items()
+        )
+        c = s.common
+        return cls(
+            s.path, s.name, c.version, c.publish, c.parameters, c.annotations, rules, s.updated
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
     """Connects a trigger to an action."""
+
+    ENTITY_TYPE: ClassVar[str] = "rule"
 
     path: EntityPath
     name: str
@@ -350,6 +449,33 @@ class Rule:
             "updated": self.updated,
         }
 
+    def doc_id(self) -> str:
+        """The id of the stored document: `ns/name`."""
+        return _doc_id(self.path, self.name)
+
+    def to_doc(self) -> JsonObject:
+        """The stored document: the GET shape with the stored status, plus `entityType`."""
+        return {**self.to_api(), ENTITY_TYPE_FIELD: self.ENTITY_TYPE}
+
+    @classmethod
+    def from_doc(cls, doc: JsonObject) -> Self:
+        """Restore the rule `to_doc` stored."""
+        s = _stored(doc, cls.ENTITY_TYPE)
+        trigger = FullyQualifiedName.from_api(s.body.get("trigger"))
+        action = FullyQualifiedName.from_api(s.body.get("action"))
+        c = s.common
+        return cls(
+            s.path,
+            s.name,
+            trigger,
+            action,
+            RuleStatus.from_api(s.body),
+            c.version,
+            c.publish,
+            c.annotations,
+            s.updated,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Binding:
@@ -371,10 +497,23 @@ class Binding:
         """`{"namespace", "name"}`."""
         return {"namespace": self.namespace, "name": self.name}
 
+    @classmethod
+    def from_api(cls, value: Any, namespace: str) -> Binding | None:
+        """Read `{}` (no binding) or `{"namespace", "name"}`, a `_` namespace resolved."""
+        body = as_object(value, "binding")
+        if not body:
+            return None
+        ns, bound = body.get("namespace"), body.get("name")
+        if not isinstance(ns, str) or not isinstance(bound, str):
+            raise ModelError("Binding references a package that does not exist.")
+        return cls(EntityPath((ns,)).resolve(namespace).namespace, bound)
+
 
 @dataclass(frozen=True, slots=True)
 class Package:
     """A package of actions and feeds, or a binding to another package."""
+
+    ENTITY_TYPE: ClassVar[str] = "package"
 
     path: EntityPath
     name: str
@@ -410,14 +549,7 @@ class Package:
         binding = existing.binding if existing is not None else None
         raw = data.get("binding")
         if raw is not None:
-            raw_binding = as_object(raw, "binding")
-            if raw_binding:
-                ns, bound = raw_binding.get("namespace"), raw_binding.get("name")
-                if not isinstance(ns, str) or not isinstance(bound, str):
-                    raise ModelError("Binding references a package that does not exist.")
-                binding = Binding(EntityPath((ns,)).resolve(path.namespace).namespace, bound)
-            else:
-                binding = None
+            binding = Binding.from_api(raw, path.namespace)
         if existing is not None and existing.binding is None and binding is not None:
             raise ModelError("Resource is a package and cannot be converted into a binding.")
         annotations = common.annotations
@@ -446,3 +578,21 @@ class Package:
             "annotations": self.annotations.to_api(),
             "updated": self.updated,
         }
+
+    def doc_id(self) -> str:
+        """The id of the stored document: `ns/name`."""
+        return _doc_id(self.path, self.name)
+
+    def to_doc(self) -> JsonObject:
+        """The stored document: the GET shape plus `entityType`."""
+        return {**self.to_api(), ENTITY_TYPE_FIELD: self.ENTITY_TYPE}
+
+    @classmethod
+    def from_doc(cls, doc: JsonObject) -> Self:
+        """Restore the package or binding `to_doc` stored."""
+        s = _stored(doc, cls.ENTITY_TYPE)
+        binding = Binding.from_api(s.body.get("binding", {}), s.path.namespace)
+        c = s.common
+        return cls(
+            s.path, s.name, binding, c.version, c.publish, c.parameters, c.annotations, s.updated
+        )

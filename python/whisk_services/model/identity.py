@@ -3,6 +3,9 @@
 An `AuthKey` is what a client sends (`uuid:key`, HTTP Basic user and password); it exists only
 in transit and when a key is first created. The stored `Identity` holds `hash_key(key)`,
 checked with `verify_key`, which compares in constant time.
+
+An identity is stored as a `subject` document (`to_doc`) under the subject's name; the document
+holds the key's hash under `key`, never the key.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import secrets
 import string
 import uuid
 from dataclasses import dataclass, field
+from typing import ClassVar, Self
 
+from whisk_services.model._json import ENTITY_TYPE_FIELD, JsonObject, as_document, req_str
 from whisk_services.model.errors import ModelError
 from whisk_services.model.names import validate_namespace
 
@@ -97,6 +102,8 @@ def verify_key(key: str, stored: str) -> bool:
 class Identity:
     """Who a request acts as: the subject (user), its namespace and its key's uuid and hash."""
 
+    ENTITY_TYPE: ClassVar[str] = "subject"
+
     subject: str
     namespace: str
     uuid: str
@@ -118,3 +125,31 @@ class Identity:
         """True iff `key` is this identity's key."""
         same_uuid = hmac.compare_digest(key.uuid.lower().encode(), self.uuid.lower().encode())
         return verify_key(key.key, self.key_hash) and same_uuid
+
+    def doc_id(self) -> str:
+        """The id of the stored document: the subject."""
+        return self.subject
+
+    def to_doc(self) -> JsonObject:
+        """`{"subject", "namespace", "uuid", "key": <hash>, "blocked": false, "entityType"}`."""
+        return {
+            "subject": self.subject,
+            "namespace": self.namespace,
+            "uuid": self.uuid,
+            "key": self.key_hash,
+            "blocked": False,
+            ENTITY_TYPE_FIELD: self.ENTITY_TYPE,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: JsonObject) -> Self:
+        """Restore the identity `to_doc` stored; a blocked subject has none (ModelError)."""
+        body = as_document(doc, cls.ENTITY_TYPE)
+        if body.get("blocked", False) is not False:
+            raise ModelError(f"subject '{body.get('subject')}' is blocked")
+        return cls(
+            req_str(body, "subject"),
+            req_str(body, "namespace"),
+            req_str(body, "uuid"),
+            req_str(body, "key"),
+        )

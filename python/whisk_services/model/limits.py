@@ -42,6 +42,19 @@ def _check(value: int, low: int, high: int, below: str, above: str) -> None:
         raise ModelError(above)
 
 
+LIMIT_FIELDS = ("timeout", "memory", "logs", "concurrency")
+
+
+def _read(value: Any) -> dict[str, int]:
+    """The limits present in a `limits` object, type-checked but not bounded."""
+    body = as_object(value, "limits")
+    return {
+        field: as_int(body[field], f"limits.{field}")
+        for field in LIMIT_FIELDS
+        if body.get(field) is not None
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class ActionLimits:
     """The limits of one action: timeout in ms, memory and logs in MB, concurrent activations."""
@@ -104,14 +117,17 @@ class ActionLimits:
 
         Unknown keys are ignored, as OpenWhisk ignores them.
         """
-        body = as_object(value, "limits")
         limits = base if base is not None else cls.standard(bounds)
-        changes = {
-            field: as_int(body[field], f"limits.{field}")
-            for field in ("timeout", "memory", "logs", "concurrency")
-            if body.get(field) is not None
-        }
-        return replace(limits, **changes).validate(bounds)
+        return replace(limits, **_read(value)).validate(bounds)
+
+    @classmethod
+    def from_doc(cls, value: Any) -> ActionLimits:
+        """Read stored limits as they are: the bounds in force when they were written applied.
+
+        Bounds are deployment settings and may since have changed; a stored action stays
+        readable. Omitted fields take the default bounds' standard values.
+        """
+        return cls(**_read(value))
 
     def to_api(self) -> dict[str, int]:
         """The JSON shape `{"timeout", "memory", "logs", "concurrency"}`."""

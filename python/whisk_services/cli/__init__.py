@@ -1,0 +1,1 @@
+"""Command-line tools: the top layer, talking to the controller only over HTTP."""

@@ -1,0 +1,194 @@
+"""`wskadmin`: the operator's tool for subjects (users and their keys) and namespace limits.
+
+Like OpenWhisk's wskadmin it works on the subjects database directly. Keys are stored only
+as salted hashes: a key is printed once, when it is created or rotated, and cannot be shown
+again (`user get` prints the subject's namespace and uuid instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TextIO
+
+from whisk_services.controller.databases import Databases
+from whisk_services.controller.indexes import SUBJECTS_INDEXES
+from whisk_services.model.errors import ModelError
+from whisk_services.model.identity import AuthKey, Identity
+from whisk_services.model.names import validate_namespace
+from whisk_services.ports.documents import DocumentConflict, DocumentStore
+from whisk_services.settings import CouchDBSettings, SettingsError
+
+LIMIT_FIELDS = ("invocationsPerMinute", "concurrentInvocations", "firesPerMinute")
+LIMITS_ENTITY = "limits"
+
+StoreOpener = Callable[[], Awaitable[tuple[DocumentStore, Callable[[], Awaitable[None]]]]]
+
+
+class AdminError(Exception):
+    """What the operator must fix; printed as `error: ...`, exit status 1."""
+
+
+def limits_doc_id(namespace: str) -> str:
+    return f"{namespace}/limits"
+
+
+async def user_create(
+    subjects: DocumentStore, subject: str, namespace: str | None, auth: str | None
+) -> AuthKey:
+    key = AuthKey.parse(auth) if auth else AuthKey.generate()
+    identity = Identity.create(subject, validate_namespace(namespace or subject), key)
+    existing = await subjects.query("identities", [key.uuid], limit=1)
+    if existing:
+        raise AdminError(f"the uuid {key.uuid} is already in use")
+    try:
+        await subjects.put(identity.doc_id(), identity.to_doc())
+    except DocumentConflict as error:
+        raise AdminError(f"subject '{subject}' already exists") from error
+    return key
+
+
+async def user_get(subjects: DocumentStore, subject: str) -> Identity:
+    doc = await subjects.get(subject)
+    if doc is None or doc.body.get("entityType") != Identity.ENTITY_TYPE:
+        raise AdminError(f"subject '{subject}' does not exist")
+    return Identity.from_doc(doc.body)
+
+
+async def user_delete(subjects: DocumentStore, subject: str) -> None:
+    doc = await subjects.get(subject)
+    if doc is None or doc.body.get("entityType") != Identity.ENTITY_TYPE:
+        raise AdminError(f"subject '{subject}' does not exist")
+    await subjects.delete(doc.id, doc.rev)
+
+
+async def user_rotate(subjects: DocumentStore, subject: str) -> AuthKey:
+    doc = await subjects.get(subject)
+    if doc is None or doc.body.get("entityType") != Identity.ENTITY_TYPE:
+        raise AdminError(f"subject '{subject}' does not exist")
+    old = Identity.from_doc(doc.body)
+    key = AuthKey.generate()
+    renewed = Identity.create(old.subject, old.namespace, key)
+    await subjects.put(doc.id, renewed.to_doc(), doc.rev)
+    return key
+
+
+async def user_list(subjects: DocumentStore, namespace: str) -> list[Identity]:
+    docs = await subjects.query("namespaces", [validate_namespace(namespace)], limit=None)
+    return [Identity.from_doc(doc.body) for doc in docs]
+
+
+async def limits_set(subjects: DocumentStore, namespace: str, values: dict[str, int]) -> None:
+    doc_id = limits_doc_id(validate_namespace(namespace))
+    doc = await subjects.get(doc_id)
+    body = {**(doc.body if doc else {}), **values, "entityType": LIMITS_ENTITY}
+    await subjects.put(doc_id, body, doc.rev if doc else None)
+
+
+async def limits_get(subjects: DocumentStore, namespace: str) -> dict[str, int]:
+    doc = await subjects.get(limits_doc_id(validate_namespace(namespace)))
+    if doc is None:
+        return {}
+    return {k: v for k, v in doc.body.items() if k in LIMIT_FIELDS}
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="wskadmin", description=__doc__)
+    groups = top.add_subparsers(dest="group", required=True)
+
+    user = groups.add_parser("user", help="subjects and their keys").add_subparsers(
+        dest="command", required=True
+    )
+    create = user.add_parser("create", help="create a subject; prints its key once")
+    create.add_argument("subject")
+    create.add_argument("-ns", "--namespace", help="its namespace (default: the subject)")
+    create.add_argument("-u", "--auth", help="use this uuid:key instead of a new one")
+    for name, what in (
+        ("get", "show a subject's namespace and uuid"),
+        ("delete", "delete a subject"),
+        ("rotate", "give a subject a new key; prints it once"),
+    ):
+        user.add_parser(name, help=what).add_argument("subject")
+    user.add_parser("list", help="the subjects of a namespace").add_argument("namespace")
+
+    limits = groups.add_parser("limits", help="namespace limits").add_subparsers(
+        dest="command", required=True
+    )
+    set_ = limits.add_parser("set", help="set a namespace's limits")
+    set_.add_argument("namespace")
+    for field in LIMIT_FIELDS:
+        set_.add_argument(f"--{field}", type=_non_negative)
+    limits.add_parser("get", help="show a namespace's limits").add_argument("namespace")
+    return top
+
+
+async def run(args: argparse.Namespace, subjects: DocumentStore, out: TextIO) -> None:
+    match (args.group, args.command):
+        case ("user", "create"):
+            key = await user_create(subjects, args.subject, args.namespace, args.auth)
+            print(key.compact(), file=out)
+        case ("user", "get"):
+            identity = await user_get(subjects, args.subject)
+            print(f"namespace: {identity.namespace}\nuuid: {identity.uuid}", file=out)
+            print("(keys are stored hashed; `wskadmin user rotate` issues a new one)", file=out)
+        case ("user", "delete"):
+            await user_delete(subjects, args.subject)
+            print("Subject deleted", file=out)
+        case ("user", "rotate"):
+            print((await user_rotate(subjects, args.subject)).compact(), file=out)
+        case ("user", "list"):
+            for identity in await user_list(subjects, args.namespace):
+                print(f"{identity.uuid}  {identity.subject}", file=out)
+        case ("limits", "set"):
+            values = {f: getattr(args, f) for f in LIMIT_FIELDS if getattr(args, f) is not None}
+            if not values:
+                raise AdminError("name at least one limit to set, e.g. --invocationsPerMinute 60")
+            await limits_set(subjects, args.namespace, values)
+            print(f"Limits successfully set for '{args.namespace}'", file=out)
+        case ("limits", "get"):
+            found = await limits_get(subjects, args.namespace)
+            if not found:
+                print(f"No limits found, default system limits apply for '{args.namespace}'")
+            for field, value in found.items():
+                print(f"{field} = {value}", file=out)
+        case _:  # argparse allows nothing else
+            raise AdminError(f"unknown command {args.group} {args.command}")
+
+
+async def _main(argv: Sequence[str], open_subjects: StoreOpener) -> int:
+    args = parser().parse_args(argv)
+    try:
+        subjects, close = await open_subjects()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        await subjects.ensure(SUBJECTS_INDEXES)
+        await run(args, subjects, sys.stdout)
+    except (AdminError, ModelError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        await close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    async def open_subjects() -> tuple[DocumentStore, Callable[[], Awaitable[None]]]:
+        databases = Databases(CouchDBSettings.from_env())
+        return databases.store("subjects"), databases.close
+
+    return asyncio.run(_main(sys.argv[1:] if argv is None else argv, open_subjects))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

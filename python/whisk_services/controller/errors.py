@@ -1,0 +1,39 @@
+"""API errors and OpenWhisk's wording for them.
+
+Every non-2xx answer carries `{"error": <message>, "code": <transaction id>}`; handlers raise
+``ApiError`` and the middleware (``controller.middleware``) renders it.
+"""
+
+from __future__ import annotations
+
+UNAUTHORIZED = "The supplied authentication is invalid."
+NOT_FOUND = "The requested resource does not exist."
+METHOD_NOT_ALLOWED = "The requested method is not allowed for this resource."
+ALREADY_EXISTS = "resource already exists"
+CONCURRENT_MODIFICATION = "Concurrent modification to resource detected."
+WRONG_COLLECTION = "Resource by this name exists but is not in this collection."
+MALFORMED_JSON = "The request content was malformed:\n{detail}"
+NOT_JSON_OBJECT = "The request content was malformed:\nthe body must be a JSON object"
+REQUEST_TOO_LARGE = "The request content was malformed:\nrequest entity too large"
+INTERNAL = "Internal server error."
+NO_INVOKERS = "No invokers available."
+BINDING_OPERATION = "Operation not permitted on package binding."
+
+
+def not_authorized_for(resource: str) -> str:
+    """403: the caller may not touch another namespace's resource."""
+    return f"The supplied authentication is not authorized to access '{resource}'."
+
+
+def too_large(what: str, size: int, limit: int) -> str:
+    """413 for a part of an entity over its size limit."""
+    return f"{what} larger than allowed: {size} > {limit} bytes."
+
+
+class ApiError(Exception):
+    """An answer other than success: the HTTP status and OpenWhisk's message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message

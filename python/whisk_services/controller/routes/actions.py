@@ -1,0 +1,138 @@
+"""`/namespaces/{ns}/actions`: list, get, create or update, delete, and invoke actions."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from aiohttp import web
+
+from whisk_services.controller import errors
+from whisk_services.controller.context import caller, own_namespace, services
+from whisk_services.controller.errors import ApiError
+from whisk_services.controller.requests import flag, json_object, paging
+from whisk_services.model.entities import Action
+from whisk_services.model.names import EntityPath, validate_entity_name
+from whisk_services.ports.documents import Document, DocumentConflict
+
+routes = web.RouteTableDef()
+
+MAX_EXEC_BYTES = 48 * 1024 * 1024
+MAX_PARAMETERS_BYTES = 1024 * 1024
+
+
+def _json_size(value: object) -> int:
+    return len(json.dumps(value, separators=(",", ":")).encode())
+
+
+async def _located(request: web.Request) -> tuple[EntityPath, str]:
+    """The action's path and name from `{namespace}/actions/[{pkg}/]{name}`, owner only."""
+    identity = await caller(request)
+    segments = request.match_info["name"].split("/")
+    if len(segments) > 2 or not all(segments):
+        raise ApiError(400, errors.MALFORMED_JSON.format(detail="malformed action name"))
+    namespace = own_namespace(identity, request.match_info["namespace"], "/".join(segments))
+    for segment in segments:
+        validate_entity_name(segment)
+    path = EntityPath((namespace, *segments[:-1]))
+    return path, segments[-1]
+
+
+async def _stored_action(request: web.Request, doc_id: str) -> Document:
+    doc = await services(request).whisks.get(doc_id)
+    if doc is None or doc.body.get("entityType") != Action.ENTITY_TYPE:
+        raise ApiError(404, errors.NOT_FOUND)
+    return doc
+
+
+async def _check_package(request: web.Request, path: EntityPath) -> None:
+    if path.package is None:
+        return
+    doc = await services(request).whisks.get(str(path))
+    if doc is None or doc.body.get("entityType") != "package":
+        raise ApiError(404, errors.NOT_FOUND)
+    if doc.body.get("binding"):
+        raise ApiError(400, errors.BINDING_OPERATION)
+
+
+def _check_sizes(action: Action) -> None:
+    code = action.exec.to_api(True).get("code")
+    if isinstance(code, str) and len(code.encode()) > MAX_EXEC_BYTES:
+        raise ApiError(413, errors.too_large("Exec code", len(code.encode()), MAX_EXEC_BYTES))
+    size = _json_size(action.parameters.to_api()) + _json_size(action.annotations.to_api())
+    if size > MAX_PARAMETERS_BYTES:
+        raise ApiError(
+            413, errors.too_large("Parameters and annotations", size, MAX_PARAMETERS_BYTES)
+        )
+
+
+@routes.get("/api/v1/namespaces/{namespace}/actions")
+async def list_actions(request: web.Request) -> web.Response:
+    identity = await caller(request)
+    namespace = own_namespace(identity, request.match_info["namespace"], "")
+    store = services(request).whisks_store
+    if flag(request, "count"):
+        return web.json_response({"actions": await store.count("actions", [namespace])})
+    skip, limit = paging(request)
+    docs = await store.query("actions", [namespace], skip=skip, limit=limit)
+    return web.json_response([Action.from_doc(doc.body).summary() for doc in docs])
+
+
+@routes.get("/api/v1/namespaces/{namespace}/actions/{name:.+}")
+async def get_action(request: web.Request) -> web.Response:
+    path, name = await _located(request)
+    include_code = flag(request, "code", default=True)
+    doc = await _stored_action(request, f"{path}/{name}")
+    return web.json_response(Action.from_doc(doc.body).to_api(include_code))
+
+
+@routes.put("/api/v1/namespaces/{namespace}/actions/{name:.+}")
+async def put_action(request: web.Request) -> web.Response:
+    path, name = await _located(request)
+    body = await json_object(request)
+    overwrite = flag(request, "overwrite")
+    await _check_package(request, path)
+    whisks = services(request).whisks
+    doc_id = f"{path}/{name}"
+    existing_doc = await whisks.get(doc_id)
+    existing: Action | None = None
+    if existing_doc is not None:
+        if existing_doc.body.get("entityType") != Action.ENTITY_TYPE:
+            raise ApiError(409, errors.WRONG_COLLECTION)
+        if not overwrite:
+            raise ApiError(409, errors.ALREADY_EXISTS)
+        existing = Action.from_doc(existing_doc.body)
+    action = Action.from_api(
+        body,
+        path,
+        name,
+        existing=existing,
+        updated_ms=int(time.time() * 1000),
+        bounds=services(request).bounds,
+    )
+    _check_sizes(action)
+    try:
+        await whisks.put(doc_id, action.to_doc(), existing_doc.rev if existing_doc else None)
+    except DocumentConflict as error:
+        raise ApiError(409, errors.CONCURRENT_MODIFICATION) from error
+    return web.json_response(action.to_api())
+
+
+@routes.delete("/api/v1/namespaces/{namespace}/actions/{name:.+}")
+async def delete_action(request: web.Request) -> web.Response:
+    path, name = await _located(request)
+    doc = await _stored_action(request, f"{path}/{name}")
+    try:
+        await services(request).whisks.delete(doc)
+    except DocumentConflict as error:
+        raise ApiError(409, errors.CONCURRENT_MODIFICATION) from error
+    return web.json_response(Action.from_doc(doc.body).to_api())
+
+
+@routes.post("/api/v1/namespaces/{namespace}/actions/{name:.+}")
+async def invoke_action(request: web.Request) -> web.Response:
+    path, name = await _located(request)
+    await _stored_action(request, f"{path}/{name}")
+    await json_object(request)
+    # The invocation path (Kafka, invokers) is the next issue's: until then, say so.
+    raise ApiError(503, errors.NO_INVOKERS)

@@ -1,0 +1,1 @@
+"""Ports: the Protocols the services depend on, implemented by the adapters."""

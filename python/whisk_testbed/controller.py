@@ -1,0 +1,71 @@
+"""The project's own controller (`whisk-controller`), run as a process against a test bed's
+CouchDB-API server, with subjects created by `wskadmin` as an operator would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from whisk_testbed.couchdb import CouchDBServer
+from whisk_testbed.network import LOOPBACK, free_port
+from whisk_testbed.server import LoopbackServer
+
+
+class ControllerProcess(LoopbackServer):
+    """`python -m whisk_services.controller.main` on a free loopback port."""
+
+    name = "controller"
+
+    def __init__(self, workdir: Path, couchdb: CouchDBServer, db_prefix: str = "test_") -> None:
+        super().__init__(workdir)
+        self.port = free_port()
+        user, password = couchdb.admin_auth
+        self.env = {
+            **os.environ,
+            "WHISK_CONTROLLER_HOST": LOOPBACK,
+            "WHISK_CONTROLLER_PORT": str(self.port),
+            "WHISK_CONTROLLER_COUCHDB_URL": couchdb.url,
+            "WHISK_CONTROLLER_COUCHDB_USER": user,
+            "WHISK_CONTROLLER_COUCHDB_PASSWORD": password,
+            "WHISK_CONTROLLER_DB_PREFIX": db_prefix,
+        }
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v1", timeout=1) as response:  # noqa: S310
+                return bool(json.loads(response.read()).get("api_version"))
+        except (OSError, ValueError):
+            return False
+
+    def start(self, deadline_s: float = 60.0) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._run(
+            [sys.executable, "-m", "whisk_services.controller.main"], deadline_s, env=self.env
+        )
+
+    def wskadmin(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `wskadmin` against the same databases."""
+        return subprocess.run(
+            [sys.executable, "-m", "whisk_services.cli.wskadmin", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def create_subject(self, subject: str, namespace: str | None = None) -> str:
+        """Create a subject and return its `uuid:key`."""
+        extra = ["--namespace", namespace] if namespace else []
+        result = self.wskadmin("user", "create", subject, *extra)
+        if result.returncode != 0:
+            raise RuntimeError(f"wskadmin user create {subject} failed: {result.stderr}")
+        return result.stdout.strip()
