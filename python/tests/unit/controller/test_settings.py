@@ -1,0 +1,58 @@
+"""whisk-controller reads its settings from the environment and fails fast on a bad one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from whisk_services.settings import ControllerSettings, SettingsError
+
+VALID = {
+    "WHISK_CONTROLLER_COUCHDB_URL": "http://127.0.0.1:5984/",
+    "WHISK_CONTROLLER_COUCHDB_USER": "admin",
+    "WHISK_CONTROLLER_COUCHDB_PASSWORD": "secret",
+}
+
+
+def test_defaults_follow_openwhisk_ports() -> None:
+    settings = ControllerSettings.from_env(VALID)
+    assert (settings.host, settings.port, settings.instance) == ("127.0.0.1", 10001, 0)
+    assert settings.couchdb.url == "http://127.0.0.1:5984"
+    assert settings.couchdb.db_prefix == "whisk_local_"
+    second = ControllerSettings.from_env({**VALID, "WHISK_CONTROLLER_INSTANCE": "1"})
+    assert second.port == 10002
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"WHISK_CONTROLLER_COUCHDB_URL": ""}, "WHISK_CONTROLLER_COUCHDB_URL must be set"),
+        ({"WHISK_CONTROLLER_COUCHDB_URL": "ftp://x"}, "must be an http"),
+        ({"WHISK_CONTROLLER_COUCHDB_PASSWORD": ""}, "WHISK_CONTROLLER_COUCHDB_PASSWORD must be"),
+        ({"WHISK_CONTROLLER_PORT": "http"}, "WHISK_CONTROLLER_PORT must be a TCP port"),
+        ({"WHISK_CONTROLLER_PORT": "70000"}, "WHISK_CONTROLLER_PORT must be a TCP port"),
+        ({"WHISK_CONTROLLER_INSTANCE": "-1"}, "WHISK_CONTROLLER_INSTANCE must be a number"),
+        ({"WHISK_CONTROLLER_LOG_LEVEL": "LOUD"}, "WHISK_CONTROLLER_LOG_LEVEL must be"),
+        ({"WHISK_CONTROLLER_DB_PREFIX": "1x"}, "WHISK_CONTROLLER_DB_PREFIX must be"),
+    ],
+)
+def test_bad_settings_name_the_variable(change: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        ControllerSettings.from_env({**VALID, **change})
+
+
+def test_the_daemon_exits_at_once_saying_what_is_missing() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WHISK_CONTROLLER_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "whisk_services.controller.main"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "WHISK_CONTROLLER_COUCHDB_URL must be set" in result.stderr
