@@ -15,25 +15,11 @@ from typing import Any
 import pytest
 import requests
 
+from tests.integration.controller_support import HELLO_JS, Client, assert_error, fresh
 from whisk_testbed.controller import ControllerProcess
 from whisk_testbed.couchdb import CouchDBServer
 
 pytestmark = pytest.mark.integration
-
-HELLO_JS = "function main() { console.log('Hello World'); return {msg: 'Hello World'}; }"
-
-
-class Client:
-    """A caller of the API with one subject's credentials."""
-
-    def __init__(self, base: str, auth: str) -> None:
-        self.base = f"{base}/api/v1"
-        user, _, key = auth.partition(":")
-        self.session = requests.Session()
-        self.session.auth = (user, key)
-
-    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.request(method, f"{self.base}{path}", timeout=30, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -52,19 +38,6 @@ def guest(controller: ControllerProcess) -> Client:
 @pytest.fixture(scope="module")
 def other(controller: ControllerProcess) -> Client:
     return Client(controller.url, controller.create_subject("other-user", "other"))
-
-
-def fresh(prefix: str = "a") -> str:
-    return f"{prefix}{uuid.uuid4().hex[:10]}"
-
-
-def assert_error(response: requests.Response, status: int, message: str | None = None) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error", "code"}
-    assert body["code"] == response.headers["X-Request-ID"]
-    if message is not None:
-        assert body["error"] == message
 
 
 def test_api_info_needs_no_credentials(controller: ControllerProcess) -> None:

@@ -6,15 +6,29 @@ from aiohttp import web
 
 from whisk_services.controller.context import SERVICES, Services
 from whisk_services.controller.middleware import api_middleware
-from whisk_services.controller.routes import actions, activations, namespaces, system
+from whisk_services.controller.routes import (
+    actions,
+    activations,
+    namespaces,
+    packages,
+    rules,
+    system,
+    triggers,
+)
 
 # Exec code may reach 48 MB; the body also carries JSON quoting, so leave room.
 MAX_BODY_BYTES = 50 * 1024 * 1024
 
 
+ROUTE_TABLES = tuple(
+    module.routes
+    for module in (system, namespaces, actions, activations, triggers, rules, packages)
+)
+
+
 def build_app(services: Services) -> web.Application:
     app = web.Application(middlewares=[api_middleware], client_max_size=MAX_BODY_BYTES)
     app[SERVICES] = services
-    for module in (system, namespaces, actions, activations):
-        app.add_routes(module.routes)
+    for table in ROUTE_TABLES:
+        app.add_routes(table)
     return app

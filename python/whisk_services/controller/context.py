@@ -10,10 +10,14 @@ from whisk_services.controller import errors
 from whisk_services.controller.auth import Authenticator
 from whisk_services.controller.cache import CachedDocuments
 from whisk_services.controller.errors import ApiError
+from whisk_services.model.entities import Package
 from whisk_services.model.identity import Identity
 from whisk_services.model.limits import DEFAULT_BOUNDS, LimitBounds
-from whisk_services.model.names import DEFAULT_NAMESPACE, validate_namespace
-from whisk_services.ports.documents import DocumentStore
+from whisk_services.model.names import DEFAULT_NAMESPACE, EntityPath, validate_namespace
+from whisk_services.ports.documents import Document, DocumentStore
+
+# A binding refers to a package, never to another binding: two hops suffice.
+_MAX_BINDING_HOPS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +52,76 @@ def own_namespace(identity: Identity, namespace: str, resource: str) -> str:
     if namespace != identity.namespace:
         raise ApiError(403, errors.not_authorized_for(f"{namespace}/{resource}".rstrip("/")))
     return namespace
+
+
+def resolve_namespace(identity: Identity, namespace: str) -> str:
+    """Resolve `_` to the caller's namespace and validate any other namespace."""
+    if namespace == DEFAULT_NAMESPACE:
+        return identity.namespace
+    return validate_namespace(namespace)
+
+
+def forbidden(resource: str) -> ApiError:
+    """403 for `resource` (`ns[/pkg][/name]`), in OpenWhisk's wording."""
+    return ApiError(403, errors.not_authorized_for(resource))
+
+
+def owner_only(identity: Identity, namespace: str, resource: str) -> None:
+    """Everything but reading public packages is for the namespace's owner alone."""
+    if namespace != identity.namespace:
+        raise forbidden(f"{namespace}/{resource}".rstrip("/"))
+
+
+async def check_package_read(
+    request: web.Request, identity: Identity, namespace: str, package: str
+) -> Document:
+    """The READ right on a package or binding (OpenWhisk's ``PackageCollection``).
+
+    The owner may read its packages; anyone may read a published package. A binding may be
+    read by its owner only, and only if the bound package is readable in turn. A missing
+    package is a 404 for its owner and a 403 for anyone else (no leak of what exists).
+    Returns the requested package's document.
+    """
+    whisks = services(request).whisks
+    requested = f"{namespace}/{package}"
+    doc_id, owner = requested, namespace == identity.namespace
+    first: Document | None = None
+    for _ in range(_MAX_BINDING_HOPS):
+        doc = await whisks.get(doc_id)
+        if doc is None or doc.body.get("entityType") != Package.ENTITY_TYPE:
+            if not owner:
+                raise forbidden(requested)
+            if doc is None:
+                raise ApiError(404, errors.NOT_FOUND)
+            raise ApiError(409, errors.WRONG_COLLECTION)
+        first = first or doc
+        binding = doc.body.get("binding")
+        if not binding:
+            if owner or doc.body.get("publish") is True:
+                return first
+            raise forbidden(requested)
+        if not owner:
+            raise forbidden(requested)
+        bound = Package.from_doc(doc.body).binding
+        if bound is None:  # pragma: no cover - `binding` was non-empty
+            return first
+        doc_id, owner = bound.fqn.as_path(), bound.namespace == identity.namespace
+    raise ApiError(422, f"Package binding '/{requested}' contains a circular reference.")
+
+
+async def check_action_right(
+    request: web.Request, identity: Identity, path: EntityPath, name: str, read_only: bool
+) -> EntityPath:
+    """Rights on an action (OpenWhisk's ``ActionCollection``): the owner may do anything;
+    reading or invoking an action in a package needs the READ right on that package.
+
+    Returns the path the action is stored under: for a read through a package binding, the
+    bound package's.
+    """
+    package = path.package
+    if read_only and package is not None:
+        doc = await check_package_read(request, identity, path.namespace, package)
+        bound = Package.from_doc(doc.body).binding
+        return path if bound is None else EntityPath((bound.namespace, bound.name))
+    owner_only(identity, path.namespace, f"{'/'.join(path.segments[1:])}/{name}".lstrip("/"))
+    return path

@@ -29,6 +29,32 @@ OPERATIONS: tuple[tuple[str, str, str, bool, bool], ...] = (
     ),
     ("delete", "/namespaces/{namespace}/actions/{actionName}", "Delete an action", True, False),
     ("post", "/namespaces/{namespace}/actions/{actionName}", "Invoke an action", True, True),
+    ("get", "/namespaces/{namespace}/triggers", "List triggers", True, False),
+    ("get", "/namespaces/{namespace}/triggers/{triggerName}", "Get a trigger", True, False),
+    (
+        "put",
+        "/namespaces/{namespace}/triggers/{triggerName}",
+        "Create or update a trigger",
+        True,
+        True,
+    ),
+    ("delete", "/namespaces/{namespace}/triggers/{triggerName}", "Delete a trigger", True, False),
+    ("post", "/namespaces/{namespace}/triggers/{triggerName}", "Fire a trigger", True, True),
+    ("get", "/namespaces/{namespace}/rules", "List rules", True, False),
+    ("get", "/namespaces/{namespace}/rules/{ruleName}", "Get a rule", True, False),
+    ("put", "/namespaces/{namespace}/rules/{ruleName}", "Create or update a rule", True, True),
+    ("delete", "/namespaces/{namespace}/rules/{ruleName}", "Delete a rule", True, False),
+    ("post", "/namespaces/{namespace}/rules/{ruleName}", "Enable or disable a rule", True, True),
+    ("get", "/namespaces/{namespace}/packages", "List packages", True, False),
+    ("get", "/namespaces/{namespace}/packages/{packageName}", "Get a package", True, False),
+    (
+        "put",
+        "/namespaces/{namespace}/packages/{packageName}",
+        "Create or update a package",
+        True,
+        True,
+    ),
+    ("delete", "/namespaces/{namespace}/packages/{packageName}", "Delete a package", True, False),
     ("get", "/namespaces/{namespace}/activations", "List activations", True, False),
     ("get", "/namespaces/{namespace}/activations/{activationid}", "Get an activation", True, False),
     ("get", "/namespaces/{namespace}/activations/{activationid}/result", "Its result", True, False),
@@ -39,7 +65,14 @@ OPERATIONS: tuple[tuple[str, str, str, bool, bool], ...] = (
 def _operation(summary: str, authenticated: bool, body: bool, path: str) -> dict[str, Any]:
     parameters = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in ("namespace", "actionName", "activationid")
+        for name in (
+            "namespace",
+            "actionName",
+            "triggerName",
+            "ruleName",
+            "packageName",
+            "activationid",
+        )
         if "{" + name + "}" in path
     ]
     operation: dict[str, Any] = {

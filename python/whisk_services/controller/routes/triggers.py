@@ -1,0 +1,121 @@
+"""`/namespaces/{ns}/triggers`: list, get, create or update, delete, and fire triggers.
+
+A trigger document also holds the links of the rules on it (`rules`: rule -> action and
+status); deleting a trigger leaves its rules in place (they read as `inactive`).
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from whisk_services.controller import errors
+from whisk_services.controller.context import (
+    caller,
+    owner_only,
+    resolve_namespace,
+    services,
+)
+from whisk_services.controller.errors import ApiError
+from whisk_services.controller.requests import flag, json_object, paging
+from whisk_services.model.entities import RuleStatus, Trigger
+from whisk_services.model.names import EntityPath, validate_entity_name
+from whisk_services.ports.documents import Document, DocumentConflict, JsonObject
+
+routes = web.RouteTableDef()
+
+SUMMARY_FIELDS = ("namespace", "name", "version", "publish", "annotations", "updated")
+
+
+async def _located(request: web.Request) -> tuple[EntityPath, str]:
+    """The trigger's namespace and name from `{namespace}/triggers/{name}`, owner only."""
+    identity = await caller(request)
+    namespace = resolve_namespace(identity, request.match_info["namespace"])
+    name = request.match_info["name"]
+    owner_only(identity, namespace, name)
+    validate_entity_name(name)
+    return EntityPath((namespace,)), name
+
+
+async def stored_trigger(request: web.Request, doc_id: str) -> Document:
+    """The trigger document `doc_id`, or a 404."""
+    doc = await services(request).whisks.get(doc_id)
+    if doc is None or doc.body.get("entityType") != Trigger.ENTITY_TYPE:
+        raise ApiError(404, errors.NOT_FOUND)
+    return doc
+
+
+def _summary(trigger: JsonObject) -> JsonObject:
+    """The list shape (OpenWhisk's `triggers` view): no parameters, limits or rules."""
+    return {key: trigger[key] for key in SUMMARY_FIELDS}
+
+
+@routes.get("/api/v1/namespaces/{namespace}/triggers")
+async def list_triggers(request: web.Request) -> web.Response:
+    identity = await caller(request)
+    namespace = resolve_namespace(identity, request.match_info["namespace"])
+    owner_only(identity, namespace, "")
+    store = services(request).whisks_store
+    if flag(request, "count"):
+        return web.json_response({"triggers": await store.count("triggers", [namespace])})
+    skip, limit = paging(request)
+    docs = await store.query("triggers", [namespace], skip=skip, limit=limit)
+    return web.json_response([_summary(Trigger.from_doc(doc.body).to_api()) for doc in docs])
+
+
+@routes.get("/api/v1/namespaces/{namespace}/triggers/{name}")
+async def get_trigger(request: web.Request) -> web.Response:
+    path, name = await _located(request)
+    doc = await stored_trigger(request, f"{path}/{name}")
+    return web.json_response(Trigger.from_doc(doc.body).to_api())
+
+
+@routes.put("/api/v1/namespaces/{namespace}/triggers/{name}")
+async def put_trigger(request: web.Request) -> web.Response:
+    path, name = await _located(request)
+    body = await json_object(request)
+    overwrite = flag(request, "overwrite")
+    whisks = services(request).whisks
+    doc_id = f"{path}/{name}"
+    existing_doc = await whisks.get(doc_id)
+    existing: Trigger | None = None
+    if existing_doc is not None:
+        if existing_doc.body.get("entityType") != Trigger.ENTITY_TYPE:
+            raise ApiError(409, errors.WRONG_COLLECTION)
+        if not overwrite:
+            raise ApiError(409, errors.ALREADY_EXISTS)
+        existing = Trigger.from_doc(existing_doc.body)
+    trigger = Trigger.from_api(
+        body, path, name, existing=existing, updated_ms=int(time.time() * 1000)
+    )
+    try:
+        await whisks.put(doc_id, trigger.to_doc(), existing_doc.rev if existing_doc else None)
+    except DocumentConflict as error:
+        raise ApiError(409, errors.CONCURRENT_MODIFICATION) from error
+    return web.json_response(trigger.to_api())
+
+
+@routes.delete("/api/v1/namespaces/{namespace}/triggers/{name}")
+async def delete_trigger(request: web.Request) -> web.Response:
+    path, name = await _located(request)
+    doc = await stored_trigger(request, f"{path}/{name}")
+    try:
+        await services(request).whisks.delete(doc)
+    except DocumentConflict as error:
+        raise ApiError(409, errors.CONCURRENT_MODIFICATION) from error
+    return web.json_response(Trigger.from_doc(doc.body).to_api())
+
+
+@routes.post("/api/v1/namespaces/{namespace}/triggers/{name}")
+async def fire_trigger(request: web.Request) -> web.StreamResponse:
+    path, name = await _located(request)
+    await json_object(request)
+    doc = await stored_trigger(request, f"{path}/{name}")
+    trigger = Trigger.from_doc(doc.body)
+    if not any(link.status is RuleStatus.ACTIVE for _, link in trigger.rules):
+        # No active rule: nothing runs and no activation record is written.
+        return web.Response(status=204)
+    # Invoking the rules' actions needs the invocation path (Kafka, invokers), which is
+    # the next issue's: until then, say so rather than make up an activation.
+    raise ApiError(503, errors.NO_INVOKERS)
