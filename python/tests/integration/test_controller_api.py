@@ -209,6 +209,8 @@ def test_invoke_answers_an_honest_503_until_invokers_exist(guest: Client) -> Non
     ).ok
     assert_error(guest.call("POST", f"/namespaces/_/actions/{name}"), 503, "No invokers available.")
     assert_error(guest.call("POST", f"/namespaces/_/actions/{fresh()}"), 404)
+    big = {"payload": "x" * (1024 * 1024)}
+    assert_error(guest.call("POST", f"/namespaces/_/actions/{name}", json=big), 413)
 
 
 def test_unknown_route_and_method_keep_the_error_body(guest: Client) -> None:
@@ -351,3 +353,30 @@ def test_warm_reads_make_no_database_requests_and_see_other_controllers_writes(
         assert seen["parameters"] == [{"key": "greeting", "value": "hi"}]
     finally:
         second.stop()
+
+
+def test_namespace_limits_show_defaults_then_what_wskadmin_sets(
+    controller: ControllerProcess,
+) -> None:
+    namespace = fresh("lim")
+    client = Client(controller.url, controller.create_subject(fresh("limuser"), namespace))
+    limits = client.call("GET", "/namespaces/_/limits").json()
+    assert limits["invocationsPerMinute"] == 60
+    assert limits["concurrentInvocations"] == 30
+    assert limits["firesPerMinute"] == 60
+    assert limits["maxActionMemory"] == 512 * 1024 * 1024
+
+    result = controller.wskadmin("limits", "set", namespace, "--invocationsPerMinute", "120")
+    assert result.returncode == 0, result.stderr
+    shown = controller.wskadmin("limits", "get", namespace)
+    assert shown.stdout.splitlines() == ["invocationsPerMinute = 120"]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        limits = client.call("GET", "/namespaces/_/limits").json()
+        if limits["invocationsPerMinute"] == 120:
+            break
+        time.sleep(0.1)
+    assert limits["invocationsPerMinute"] == 120
+    assert limits["firesPerMinute"] == 60
+    bad = controller.wskadmin("limits", "set", namespace, "--firesPerMinute", "-5")
+    assert bad.returncode != 0

@@ -18,21 +18,17 @@ from whisk_services.controller.indexes import SUBJECTS_INDEXES
 from whisk_services.model.errors import ModelError
 from whisk_services.model.identity import AuthKey, Identity
 from whisk_services.model.names import validate_namespace
+from whisk_services.model.namespace_limits import NamespaceLimits
 from whisk_services.ports.documents import DocumentConflict, DocumentStore
 from whisk_services.settings import CouchDBSettings, SettingsError
 
-LIMIT_FIELDS = ("invocationsPerMinute", "concurrentInvocations", "firesPerMinute")
-LIMITS_ENTITY = "limits"
+LIMIT_FIELDS = NamespaceLimits.names()
 
 StoreOpener = Callable[[], Awaitable[tuple[DocumentStore, Callable[[], Awaitable[None]]]]]
 
 
 class AdminError(Exception):
     """What the operator must fix; printed as `error: ...`, exit status 1."""
-
-
-def limits_doc_id(namespace: str) -> str:
-    return f"{namespace}/limits"
 
 
 async def user_create(
@@ -81,17 +77,16 @@ async def user_list(subjects: DocumentStore, namespace: str) -> list[Identity]:
 
 
 async def limits_set(subjects: DocumentStore, namespace: str, values: dict[str, int]) -> None:
-    doc_id = limits_doc_id(validate_namespace(namespace))
+    doc_id = NamespaceLimits.doc_id(namespace)
     doc = await subjects.get(doc_id)
-    body = {**(doc.body if doc else {}), **values, "entityType": LIMITS_ENTITY}
-    await subjects.put(doc_id, body, doc.rev if doc else None)
+    current = NamespaceLimits.from_doc(doc.body) if doc else NamespaceLimits()
+    updated = current.merged(NamespaceLimits(**values))
+    await subjects.put(doc_id, updated.to_doc(), doc.rev if doc else None)
 
 
 async def limits_get(subjects: DocumentStore, namespace: str) -> dict[str, int]:
-    doc = await subjects.get(limits_doc_id(validate_namespace(namespace)))
-    if doc is None:
-        return {}
-    return {k: v for k, v in doc.body.items() if k in LIMIT_FIELDS}
+    doc = await subjects.get(NamespaceLimits.doc_id(namespace))
+    return NamespaceLimits.from_doc(doc.body).set() if doc else {}
 
 
 def _non_negative(text: str) -> int:

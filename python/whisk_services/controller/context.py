@@ -28,6 +28,7 @@ class Services:
     whisks_store: DocumentStore
     activations: DocumentStore
     authenticator: Authenticator
+    subjects: CachedDocuments
     bounds: LimitBounds = DEFAULT_BOUNDS
     build: str = "whisk-services"
 

@@ -49,6 +49,7 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
             whisks_store=whisks,
             activations=activations,
             authenticator=Authenticator(subjects, subjects_feed),
+            subjects=CachedDocuments(subjects, subjects_feed),
             build=f"whisk-services {__version__}",
         )
         for follower in followers:

@@ -82,6 +82,9 @@ def list_(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def get(ctx: Context, args: argparse.Namespace) -> int:
+    if args.last and args.id is not None and args.field is None:
+        # `get --last FIELD`: with --last the one positional is the field filter (as wsk).
+        args.field, args.id = args.id, None
     activation_id = _activation_id(ctx, args, "get activation")
     try:
         _, activation = ctx.call("GET", "namespaces", ctx.config.namespace, "activations",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from whisk_services.cli.wsk.client import WhiskError, quote_path
@@ -91,8 +92,13 @@ def delete_entity(ctx: Context, collection: str, args: argparse.Namespace) -> in
     return 0
 
 
-def list_entities(ctx: Context, collection: str, args: argparse.Namespace) -> int:
-    """`wsk <x> list [NAMESPACE]`."""
+def list_entities(
+    ctx: Context,
+    collection: str,
+    args: argparse.Namespace,
+    each: Callable[[Context, str, dict[str, Any]], dict[str, Any]] | None = None,
+) -> int:
+    """`wsk <x> list [NAMESPACE]`; ``each`` completes every listed entity (rule status)."""
     target = getattr(args, "namespace", None)
     namespace = parse_namespace(target) if target else ctx.config.namespace
     try:
@@ -101,7 +107,10 @@ def list_entities(ctx: Context, collection: str, args: argparse.Namespace) -> in
         raise nested(
             f"Unable to obtain the list of {collection} for namespace '{namespace}'", err
         ) from err
-    print_entity_list(collection, list(entities or []), sort=getattr(args, "name_sort", False))
+    found = list(entities or [])
+    if each is not None:
+        found = [each(ctx, namespace, entity) for entity in found]
+    print_entity_list(collection, found, sort=getattr(args, "name_sort", False))
     return 0
 
 

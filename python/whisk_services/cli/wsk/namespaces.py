@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from whisk_services.cli.wsk import rules
 from whisk_services.cli.wsk.client import WhiskError
 from whisk_services.cli.wsk.context import Context, nested
 from whisk_services.cli.wsk.names import parse_namespace
@@ -24,16 +25,6 @@ def list_namespaces(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _rule_status(ctx: Context, namespace: str, rule: dict[str, Any]) -> dict[str, Any]:
-    if rule.get("status"):
-        return rule
-    try:
-        _, full = ctx.call("GET", "namespaces", namespace, "rules", str(rule.get("name", "")))
-    except WhiskError as err:
-        raise nested(f"Unable to get status of rule '{rule.get('name', '')}'", err) from err
-    return {**rule, "status": full.get("status", "") if isinstance(full, dict) else ""}
-
-
 def get_namespace(ctx: Context, args: argparse.Namespace) -> int:
     """`Entities in namespace: NS`, then the packages, actions, triggers and rules lists."""
     namespace = parse_namespace(args.namespace) if args.namespace else ctx.config.namespace
@@ -46,7 +37,7 @@ def get_namespace(ctx: Context, args: argparse.Namespace) -> int:
                 f"Unable to obtain the list of entities for namespace '{namespace}'", err
             ) from err
         found[collection] = list(entities or [])
-    found["rules"] = [_rule_status(ctx, namespace, rule) for rule in found["rules"]]
+    found["rules"] = [rules.with_status(ctx, namespace, rule) for rule in found["rules"]]
     out(f"Entities in namespace: {ctx.display_namespace(namespace)}")
     for collection in COLLECTIONS:
         print_entity_list(collection, found[collection], sort=args.name_sort)

@@ -72,8 +72,19 @@ def delete(ctx: Context, args: argparse.Namespace) -> int:
     return common.delete_entity(ctx, "rules", args)
 
 
+def with_status(ctx: Context, namespace: str, rule: dict[str, Any]) -> dict[str, Any]:
+    """The rule with its `status`, asked of the server when the list left it out (as wsk)."""
+    if rule.get("status"):
+        return rule
+    try:
+        _, full = ctx.call("GET", "namespaces", namespace, "rules", str(rule.get("name", "")))
+    except WhiskError as err:
+        raise nested(f"Unable to get status of rule '{rule.get('name', '')}'", err) from err
+    return {**rule, "status": full.get("status", "") if isinstance(full, dict) else ""}
+
+
 def list_(ctx: Context, args: argparse.Namespace) -> int:
-    return common.list_entities(ctx, "rules", args)
+    return common.list_entities(ctx, "rules", args, each=with_status)
 
 
 def register(groups: Any, parent: argparse.ArgumentParser) -> None:

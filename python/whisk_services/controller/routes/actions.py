@@ -25,6 +25,7 @@ routes = web.RouteTableDef()
 
 MAX_EXEC_BYTES = 48 * 1024 * 1024
 MAX_PARAMETERS_BYTES = 1024 * 1024
+MAX_PAYLOAD_BYTES = 1024 * 1024
 
 
 def _json_size(value: object) -> int:
@@ -145,6 +146,9 @@ async def delete_action(request: web.Request) -> web.Response:
 async def invoke_action(request: web.Request) -> web.Response:
     path, name = await _located(request, read_only=True)
     await _stored_action(request, f"{path}/{name}")
+    payload = await request.read()
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ApiError(413, errors.too_large("Request", len(payload), MAX_PAYLOAD_BYTES))
     await json_object(request)
     # The invocation path (Kafka, invokers) is the next issue's: until then, say so.
     raise ApiError(503, errors.NO_INVOKERS)

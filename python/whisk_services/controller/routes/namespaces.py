@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from whisk_services.controller.context import caller, own_namespace, services
+from whisk_services.model.namespace_limits import SYSTEM_DEFAULTS, NamespaceLimits
 
 routes = web.RouteTableDef()
 
@@ -18,10 +19,14 @@ async def list_namespaces(request: web.Request) -> web.Response:
 @routes.get("/api/v1/namespaces/{namespace}/limits")
 async def namespace_limits(request: web.Request) -> web.Response:
     identity = await caller(request)
-    own_namespace(identity, request.match_info["namespace"], "limits")
-    bounds = services(request).bounds
+    namespace = own_namespace(identity, request.match_info["namespace"], "limits")
+    context = services(request)
+    bounds = context.bounds
+    doc = await context.subjects.get(NamespaceLimits.doc_id(namespace))
+    own = NamespaceLimits.from_doc(doc.body) if doc else NamespaceLimits()
     return web.json_response(
         {
+            **own.with_defaults(SYSTEM_DEFAULTS),
             "minActionMemory": bounds.min_memory_mb * 1024 * 1024,
             "maxActionMemory": bounds.max_memory_mb * 1024 * 1024,
             "minActionLogs": bounds.min_logs_mb * 1024 * 1024,
