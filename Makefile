@@ -80,6 +80,14 @@ test:  ## everything: set-up, lint, unit and integration tests
 bench: venv artifacts  ## the benchmarks; figures are printed and saved under bench/results/
 	$(PY) bench/kafka_clients.py
 
+.PHONY: dev
+dev: venv  ## start the CouchDB API and the controller locally, write .wskprops
+	$(PY) scripts/dev.py up
+
+.PHONY: dev-down
+dev-down:  ## stop what `make dev` started (its data is kept)
+	$(PY) scripts/dev.py down
+
 .PHONY: up
 up: prereqs artifacts images venv  ## bring the platform up (today: its prerequisites; see README)
 	@echo
