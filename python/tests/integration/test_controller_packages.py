@@ -362,3 +362,24 @@ def test_packages_need_credentials(controller: ControllerProcess) -> None:
 
 def test_post_on_a_package_is_405(guest: Client) -> None:
     assert_error(guest.call("POST", f"/namespaces/_/packages/{_package(guest)}"), 405)
+
+
+def test_actions_of_a_package_are_listed_with_a_trailing_slash(
+    guest: Client, other: Client
+) -> None:
+    package = _package(guest, {"publish": True})
+    names = [_action_in(guest, package) for _ in range(2)]
+    listed = _ok(guest.call("GET", f"/namespaces/_/actions/{package}/"))
+    assert sorted(a["name"] for a in listed) == sorted(names)
+    assert {a["namespace"] for a in listed} == {f"guest/{package}"}
+    assert _ok(guest.call("GET", f"/namespaces/_/actions/{package}/?count=true")) == {"actions": 2}
+    # Another namespace may list a published package's actions, through a binding too.
+    assert len(_ok(other.call("GET", f"/namespaces/guest/actions/{package}/"))) == 2
+    binding = _package(other, {"binding": {"namespace": "guest", "name": package}})
+    through = _ok(other.call("GET", f"/namespaces/_/actions/{binding}/"))
+    assert sorted(a["name"] for a in through) == sorted(names)
+
+    private = _package(guest)
+    _action_in(guest, private)
+    assert_error(other.call("GET", f"/namespaces/guest/actions/{private}/"), 403)
+    assert_error(guest.call("GET", f"/namespaces/_/actions/{fresh('nopkg')}/"), 404)

@@ -11,13 +11,14 @@ from whisk_services.controller import errors
 from whisk_services.controller.context import (
     caller,
     check_action_right,
+    check_package_read,
     own_namespace,
     resolve_namespace,
     services,
 )
 from whisk_services.controller.errors import ApiError
 from whisk_services.controller.requests import flag, json_object, paging
-from whisk_services.model.entities import Action
+from whisk_services.model.entities import Action, Package
 from whisk_services.model.names import EntityPath, validate_entity_name
 from whisk_services.ports.documents import Document, DocumentConflict
 
@@ -91,8 +92,27 @@ async def list_actions(request: web.Request) -> web.Response:
     return web.json_response([Action.from_doc(doc.body).summary() for doc in docs])
 
 
+async def _list_package_actions(request: web.Request) -> web.Response:
+    """`GET .../actions/{pkg}/`: the actions in a package (a binding lists its bound one's)."""
+    identity = await caller(request)
+    package = request.match_info["name"][:-1]
+    validate_entity_name(package)
+    namespace = resolve_namespace(identity, request.match_info["namespace"])
+    doc = await check_package_read(request, identity, namespace, package)
+    bound = Package.from_doc(doc.body).binding
+    path = f"{namespace}/{package}" if bound is None else bound.fqn.as_path()
+    store = services(request).whisks_store
+    if flag(request, "count"):
+        return web.json_response({"actions": await store.count("actions", [path])})
+    skip, limit = paging(request)
+    docs = await store.query("actions", [path], skip=skip, limit=limit)
+    return web.json_response([Action.from_doc(d.body).summary() for d in docs])
+
+
 @routes.get("/api/v1/namespaces/{namespace}/actions/{name:.+}")
 async def get_action(request: web.Request) -> web.Response:
+    if request.match_info["name"].endswith("/"):
+        return await _list_package_actions(request)
     path, name = await _located(request, read_only=True)
     include_code = flag(request, "code", default=True)
     doc = await _stored_action(request, f"{path}/{name}")
