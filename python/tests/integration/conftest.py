@@ -14,7 +14,9 @@ from typing import TypeVar
 
 import pytest
 
+from tests.integration.controller_support import Client
 from whisk_testbed.consul import ConsulAgent
+from whisk_testbed.controller import ControllerProcess
 from whisk_testbed.couchdb import CouchDBServer
 from whisk_testbed.kafka import KafkaBroker
 from whisk_testbed.process import tail
@@ -64,3 +66,26 @@ def consul_agent(test_logs: Path) -> Iterator[ConsulAgent]:
 @pytest.fixture(scope="session")
 def couchdb(test_logs: Path) -> Iterator[CouchDBServer]:
     yield from _serve(CouchDBServer(test_logs / "couchdb"))
+
+
+@pytest.fixture(scope="module")
+def controller(
+    request: pytest.FixtureRequest, test_logs: Path, couchdb: CouchDBServer
+) -> Iterator[ControllerProcess]:
+    """The real controller, one per test module, over databases of the module's own:
+    the prefix is the module's ``DB_PREFIX``, else its name."""
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    prefix = getattr(request.module, "DB_PREFIX", module.removeprefix("test_") + "_")
+    yield from _serve(ControllerProcess(test_logs / module, couchdb, db_prefix=prefix))
+
+
+@pytest.fixture(scope="module")
+def guest(controller: ControllerProcess) -> Client:
+    """A subject in namespace `guest`."""
+    return Client(controller.url, controller.create_subject("guest-user", "guest"))
+
+
+@pytest.fixture(scope="module")
+def other(controller: ControllerProcess) -> Client:
+    """A subject in another namespace, `other`."""
+    return Client(controller.url, controller.create_subject("other-user", "other"))

@@ -39,3 +39,9 @@ def assert_error(response: requests.Response, status: int, message: str | None =
 def forbidden(resource: str) -> str:
     """OpenWhisk's 403 message for `resource`."""
     return f"The supplied authentication is not authorized to access '{resource}'."
+
+
+def ok(response: requests.Response) -> Any:
+    """The JSON body of a 200 answer (failing with the body otherwise)."""
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -9,8 +9,6 @@ OpenWhisk's `{"error", "code"}` body.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +18,6 @@ from schemathesis.generation import GenerationMode
 
 from whisk_services.controller.openapi import openapi_document
 from whisk_testbed.controller import ControllerProcess
-from whisk_testbed.couchdb import CouchDBServer
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +31,12 @@ NOT_YET_SERVED = {
 }
 
 
+DB_PREFIX = "fuzz_"
+
+
 @pytest.fixture(scope="module")
-def fuzzed(test_logs: Path, couchdb: CouchDBServer) -> Iterator[tuple[str, str]]:
-    process = ControllerProcess(test_logs / "controller-fuzz", couchdb, db_prefix="fuzz_")
-    process.start()
-    try:
-        yield process.url, process.create_subject("fuzz-user", "guest")
-    finally:
-        process.stop()
+def fuzzed(controller: ControllerProcess) -> tuple[str, str]:
+    return controller.url, controller.create_subject("fuzz-user", "guest")
 
 
 @schema.parametrize()

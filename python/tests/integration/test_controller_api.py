@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,22 +21,7 @@ from whisk_testbed.couchdb import CouchDBServer
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def controller(test_logs: Any, couchdb: CouchDBServer) -> Iterator[ControllerProcess]:
-    process = ControllerProcess(test_logs / "controller", couchdb, db_prefix="api_")
-    process.start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def guest(controller: ControllerProcess) -> Client:
-    return Client(controller.url, controller.create_subject("guest-user", "guest"))
-
-
-@pytest.fixture(scope="module")
-def other(controller: ControllerProcess) -> Client:
-    return Client(controller.url, controller.create_subject("other-user", "other"))
+DB_PREFIX = "api_"
 
 
 def test_api_info_needs_no_credentials(controller: ControllerProcess) -> None:

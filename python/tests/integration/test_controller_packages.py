@@ -7,67 +7,45 @@ published packages (and the actions in them), and gets 403 for everything else.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from tests.integration.controller_support import Client, assert_error, forbidden, fresh
+from tests.integration.controller_support import Client, assert_error, forbidden, fresh, ok
 from whisk_testbed.controller import ControllerProcess
-from whisk_testbed.couchdb import CouchDBServer
 
 pytestmark = pytest.mark.integration
 
 ACTION = {"exec": {"kind": "nodejs:18", "code": "function main(a) { return a; }"}}
 
 
-@pytest.fixture(scope="module")
-def controller(test_logs: Any, couchdb: CouchDBServer) -> Iterator[ControllerProcess]:
-    process = ControllerProcess(test_logs / "controller-packages", couchdb, db_prefix="pkgs_")
-    process.start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def guest(controller: ControllerProcess) -> Client:
-    return Client(controller.url, controller.create_subject("guest-user", "guest"))
-
-
-@pytest.fixture(scope="module")
-def other(controller: ControllerProcess) -> Client:
-    return Client(controller.url, controller.create_subject("other-user", "other"))
-
-
-def _ok(response: requests.Response) -> Any:
-    assert response.status_code == 200, response.text
-    return response.json()
+DB_PREFIX = "pkgs_"
 
 
 def _package(client: Client, body: dict[str, Any] | None = None) -> str:
     name = fresh("p")
-    _ok(client.call("PUT", f"/namespaces/_/packages/{name}", json=body or {}))
+    ok(client.call("PUT", f"/namespaces/_/packages/{name}", json=body or {}))
     return name
 
 
 def _action_in(client: Client, package: str, body: dict[str, Any] | None = None) -> str:
     name = fresh("a")
-    _ok(client.call("PUT", f"/namespaces/_/actions/{package}/{name}", json=body or ACTION))
+    ok(client.call("PUT", f"/namespaces/_/actions/{package}/{name}", json=body or ACTION))
     return name
 
 
 def test_package_create_get_update_delete(guest: Client) -> None:
     name = fresh("p")
     body = {"parameters": [{"key": "x", "value": 1}], "publish": False}
-    created = _ok(guest.call("PUT", f"/namespaces/_/packages/{name}", json=body))
+    created = ok(guest.call("PUT", f"/namespaces/_/packages/{name}", json=body))
     assert created["namespace"] == "guest"
     assert created["name"] == name
     assert created["version"] == "0.0.1"
     assert created["binding"] == {}
     assert created["parameters"] == [{"key": "x", "value": 1}]
 
-    fetched = _ok(guest.call("GET", f"/namespaces/guest/packages/{name}"))
+    fetched = ok(guest.call("GET", f"/namespaces/guest/packages/{name}"))
     assert fetched == {**created, "actions": [], "feeds": []}
 
     assert_error(
@@ -75,14 +53,14 @@ def test_package_create_get_update_delete(guest: Client) -> None:
         409,
         "resource already exists",
     )
-    updated = _ok(
+    updated = ok(
         guest.call("PUT", f"/namespaces/_/packages/{name}?overwrite=true", json={"publish": True})
     )
     assert updated["version"] == "0.0.2"
     assert updated["publish"] is True
     assert updated["parameters"] == [{"key": "x", "value": 1}]
 
-    deleted = _ok(guest.call("DELETE", f"/namespaces/_/packages/{name}"))
+    deleted = ok(guest.call("DELETE", f"/namespaces/_/packages/{name}"))
     assert deleted["version"] == "0.0.2"
     assert_error(guest.call("GET", f"/namespaces/_/packages/{name}"), 404)
     assert_error(guest.call("DELETE", f"/namespaces/_/packages/{name}"), 404)
@@ -93,7 +71,7 @@ def test_package_get_lists_its_actions_and_feeds(guest: Client) -> None:
     action = _action_in(guest, package)
     feed_body = {**ACTION, "annotations": [{"key": "feed", "value": True}]}
     feed = _action_in(guest, package, feed_body)
-    fetched = _ok(guest.call("GET", f"/namespaces/_/packages/{package}"))
+    fetched = ok(guest.call("GET", f"/namespaces/_/packages/{package}"))
     assert [a["name"] for a in fetched["actions"]] == [action]
     assert fetched["actions"][0]["version"] == "0.0.1"
     assert {"key": "exec", "value": "nodejs:18"} in fetched["actions"][0]["annotations"]
@@ -122,7 +100,7 @@ def test_reserved_and_bad_names_are_400(guest: Client) -> None:
 
 def test_package_put_over_another_collection_is_409(guest: Client) -> None:
     trigger = fresh("t")
-    _ok(guest.call("PUT", f"/namespaces/_/triggers/{trigger}", json={}))
+    ok(guest.call("PUT", f"/namespaces/_/triggers/{trigger}", json={}))
     assert_error(
         guest.call("PUT", f"/namespaces/_/packages/{trigger}?overwrite=true", json={}),
         409,
@@ -138,20 +116,20 @@ def test_binding_create_get_and_its_errors(guest: Client) -> None:
         "binding": {"namespace": "_", "name": package},
         "parameters": [{"key": "b", "value": 3}],
     }
-    created = _ok(guest.call("PUT", f"/namespaces/_/packages/{binding}", json=body))
+    created = ok(guest.call("PUT", f"/namespaces/_/packages/{binding}", json=body))
     assert created["binding"] == {"namespace": "guest", "name": package}
     assert {"key": "binding", "value": {"namespace": "guest", "name": package}} in created[
         "annotations"
     ]
 
-    fetched = _ok(guest.call("GET", f"/namespaces/_/packages/{binding}"))
+    fetched = ok(guest.call("GET", f"/namespaces/_/packages/{binding}"))
     assert fetched["name"] == binding
     assert fetched["binding"] == {"namespace": "guest", "name": package}
     params = {p["key"]: p["value"] for p in fetched["parameters"]}
     assert params == {"a": 1, "b": 3}
     assert [a["name"] for a in fetched["actions"]] == [action]
     # An action is read through the binding from the bound package.
-    through = _ok(guest.call("GET", f"/namespaces/_/actions/{binding}/{action}"))
+    through = ok(guest.call("GET", f"/namespaces/_/actions/{binding}/{action}"))
     assert through["name"] == action
     assert through["namespace"] == f"guest/{package}"
 
@@ -182,7 +160,7 @@ def test_binding_create_get_and_its_errors(guest: Client) -> None:
         400,
         "Operation not permitted on package binding.",
     )
-    _ok(guest.call("DELETE", f"/namespaces/_/packages/{binding}"))
+    ok(guest.call("DELETE", f"/namespaces/_/packages/{binding}"))
 
 
 def test_delete_non_empty_package_is_409_unless_forced(guest: Client) -> None:
@@ -193,14 +171,14 @@ def test_delete_non_empty_package_is_409_unless_forced(guest: Client) -> None:
         409,
         "Package not empty (contains 2 entities). Set force param or delete package contents.",
     )
-    _ok(guest.call("DELETE", f"/namespaces/_/actions/{package}/{actions[0]}"))
+    ok(guest.call("DELETE", f"/namespaces/_/actions/{package}/{actions[0]}"))
     assert_error(
         guest.call("DELETE", f"/namespaces/_/packages/{package}"),
         409,
         "Package not empty (contains 1 entity). Set force param or delete package contents.",
     )
     assert_error(guest.call("DELETE", f"/namespaces/_/packages/{package}?force=maybe"), 400)
-    deleted = _ok(guest.call("DELETE", f"/namespaces/_/packages/{package}?force=true"))
+    deleted = ok(guest.call("DELETE", f"/namespaces/_/packages/{package}?force=true"))
     assert deleted["name"] == package
     assert_error(guest.call("GET", f"/namespaces/_/actions/{package}/{actions[1]}"), 404)
 
@@ -211,14 +189,14 @@ def test_package_list_paging_count_and_public_view(guest: Client, other: Client)
     public = _package(guest, {"publish": True})
     time.sleep(0.005)
     binding = fresh("b")
-    _ok(
+    ok(
         guest.call(
             "PUT",
             f"/namespaces/_/packages/{binding}",
             json={"binding": {"namespace": "guest", "name": public}, "publish": True},
         )
     )
-    own = _ok(guest.call("GET", "/namespaces/_/packages?limit=3"))
+    own = ok(guest.call("GET", "/namespaces/_/packages?limit=3"))
     assert [p["name"] for p in own] == [binding, public, private]
     assert own[0]["binding"] == {"namespace": "guest", "name": public}
     assert own[1]["binding"] is False
@@ -231,17 +209,17 @@ def test_package_list_paging_count_and_public_view(guest: Client, other: Client)
         "updated",
         "binding",
     }
-    assert [p["name"] for p in _ok(guest.call("GET", "/namespaces/_/packages?limit=1&skip=1"))] == [
+    assert [p["name"] for p in ok(guest.call("GET", "/namespaces/_/packages?limit=1&skip=1"))] == [
         public
     ]
-    assert _ok(guest.call("GET", "/namespaces/_/packages?count=true"))["packages"] >= 3
+    assert ok(guest.call("GET", "/namespaces/_/packages?count=true"))["packages"] >= 3
     assert_error(guest.call("GET", "/namespaces/_/packages?limit=-1"), 400)
 
-    seen = {p["name"] for p in _ok(other.call("GET", "/namespaces/guest/packages?limit=200"))}
+    seen = {p["name"] for p in ok(other.call("GET", "/namespaces/guest/packages?limit=200"))}
     assert public in seen
     assert private not in seen
     assert binding not in seen
-    assert _ok(other.call("GET", "/namespaces/guest/packages?count=true"))["packages"] >= 1
+    assert ok(other.call("GET", "/namespaces/guest/packages?count=true"))["packages"] >= 1
 
 
 def test_public_package_is_readable_by_others_and_nothing_else(
@@ -251,10 +229,10 @@ def test_public_package_is_readable_by_others_and_nothing_else(
     action = _action_in(guest, public)
     path = f"/namespaces/guest/packages/{public}"
 
-    fetched = _ok(other.call("GET", path))
+    fetched = ok(other.call("GET", path))
     assert fetched["name"] == public
     assert [a["name"] for a in fetched["actions"]] == [action]
-    read = _ok(other.call("GET", f"/namespaces/guest/actions/{public}/{action}"))
+    read = ok(other.call("GET", f"/namespaces/guest/actions/{public}/{action}"))
     assert read["namespace"] == f"guest/{public}"
 
     assert_error(
@@ -272,7 +250,7 @@ def test_public_package_is_readable_by_others_and_nothing_else(
         forbidden(f"guest/{public}/{action}"),
     )
     assert_error(other.call("GET", "/namespaces/guest/actions"), 403, forbidden("guest"))
-    assert _ok(guest.call("GET", f"/namespaces/_/actions/{public}/{action}"))["name"] == action
+    assert ok(guest.call("GET", f"/namespaces/_/actions/{public}/{action}"))["name"] == action
 
 
 def test_private_package_and_its_actions_are_403_for_others(guest: Client, other: Client) -> None:
@@ -306,9 +284,9 @@ def test_bindings_across_namespaces(guest: Client, other: Client) -> None:
 
     binding = fresh("b")
     body = {"binding": {"namespace": "guest", "name": public}}
-    created = _ok(other.call("PUT", f"/namespaces/_/packages/{binding}", json=body))
+    created = ok(other.call("PUT", f"/namespaces/_/packages/{binding}", json=body))
     assert created["namespace"] == "other"
-    fetched = _ok(other.call("GET", f"/namespaces/_/packages/{binding}"))
+    fetched = ok(other.call("GET", f"/namespaces/_/packages/{binding}"))
     assert [a["name"] for a in fetched["actions"]] == [action]
 
     # Binding to a private or missing package of another namespace: 403, nothing leaks.
@@ -329,7 +307,7 @@ def test_bindings_across_namespaces(guest: Client, other: Client) -> None:
         forbidden(f"other/{binding}"),
     )
     # Once the bound package is no longer public, the binding's owner loses read access.
-    _ok(
+    ok(
         guest.call(
             "PUT", f"/namespaces/_/packages/{public}?overwrite=true", json={"publish": False}
         )
@@ -369,14 +347,14 @@ def test_actions_of_a_package_are_listed_with_a_trailing_slash(
 ) -> None:
     package = _package(guest, {"publish": True})
     names = [_action_in(guest, package) for _ in range(2)]
-    listed = _ok(guest.call("GET", f"/namespaces/_/actions/{package}/"))
+    listed = ok(guest.call("GET", f"/namespaces/_/actions/{package}/"))
     assert sorted(a["name"] for a in listed) == sorted(names)
     assert {a["namespace"] for a in listed} == {f"guest/{package}"}
-    assert _ok(guest.call("GET", f"/namespaces/_/actions/{package}/?count=true")) == {"actions": 2}
+    assert ok(guest.call("GET", f"/namespaces/_/actions/{package}/?count=true")) == {"actions": 2}
     # Another namespace may list a published package's actions, through a binding too.
-    assert len(_ok(other.call("GET", f"/namespaces/guest/actions/{package}/"))) == 2
+    assert len(ok(other.call("GET", f"/namespaces/guest/actions/{package}/"))) == 2
     binding = _package(other, {"binding": {"namespace": "guest", "name": package}})
-    through = _ok(other.call("GET", f"/namespaces/_/actions/{binding}/"))
+    through = ok(other.call("GET", f"/namespaces/_/actions/{binding}/"))
     assert sorted(a["name"] for a in through) == sorted(names)
 
     private = _package(guest)

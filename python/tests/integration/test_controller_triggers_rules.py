@@ -8,61 +8,39 @@ answers 204 without an active rule and an honest 503 with one (invokers come nex
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import requests
 
-from tests.integration.controller_support import Client, assert_error, forbidden, fresh
+from tests.integration.controller_support import Client, assert_error, forbidden, fresh, ok
 from whisk_testbed.controller import ControllerProcess
-from whisk_testbed.couchdb import CouchDBServer
 
 pytestmark = pytest.mark.integration
 
 ACTION = {"exec": {"kind": "nodejs:18", "code": "function main(a) { return a; }"}}
 
 
-@pytest.fixture(scope="module")
-def controller(test_logs: Any, couchdb: CouchDBServer) -> Iterator[ControllerProcess]:
-    process = ControllerProcess(test_logs / "controller-rules", couchdb, db_prefix="rules_")
-    process.start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def guest(controller: ControllerProcess) -> Client:
-    return Client(controller.url, controller.create_subject("guest-user", "guest"))
-
-
-@pytest.fixture(scope="module")
-def other(controller: ControllerProcess) -> Client:
-    return Client(controller.url, controller.create_subject("other-user", "other"))
-
-
-def _ok(response: requests.Response) -> Any:
-    assert response.status_code == 200, response.text
-    return response.json()
+DB_PREFIX = "rules_"
 
 
 def _trigger(client: Client, body: dict[str, Any] | None = None) -> str:
     name = fresh("t")
-    _ok(client.call("PUT", f"/namespaces/_/triggers/{name}", json=body or {}))
+    ok(client.call("PUT", f"/namespaces/_/triggers/{name}", json=body or {}))
     return name
 
 
 def _action(client: Client) -> str:
     name = fresh("a")
-    _ok(client.call("PUT", f"/namespaces/_/actions/{name}", json=ACTION))
+    ok(client.call("PUT", f"/namespaces/_/actions/{name}", json=ACTION))
     return name
 
 
 def _rule(client: Client, trigger: str, action: str) -> str:
     name = fresh("r")
     body = {"trigger": f"/_/{trigger}", "action": f"/_/{action}"}
-    _ok(client.call("PUT", f"/namespaces/_/rules/{name}", json=body))
+    ok(client.call("PUT", f"/namespaces/_/rules/{name}", json=body))
     return name
 
 
@@ -72,7 +50,7 @@ def _rule(client: Client, trigger: str, action: str) -> str:
 def test_trigger_create_get_update_delete(guest: Client) -> None:
     name = fresh("t")
     body = {"parameters": [{"key": "x", "value": 1}], "annotations": [{"key": "k", "value": 2}]}
-    created = _ok(guest.call("PUT", f"/namespaces/_/triggers/{name}", json=body))
+    created = ok(guest.call("PUT", f"/namespaces/_/triggers/{name}", json=body))
     assert created["namespace"] == "guest"
     assert created["name"] == name
     assert created["version"] == "0.0.1"
@@ -81,14 +59,14 @@ def test_trigger_create_get_update_delete(guest: Client) -> None:
     assert created["annotations"] == [{"key": "k", "value": 2}]
     assert created["limits"] == {}
     assert "rules" not in created
-    assert _ok(guest.call("GET", f"/namespaces/guest/triggers/{name}")) == created
+    assert ok(guest.call("GET", f"/namespaces/guest/triggers/{name}")) == created
 
     assert_error(
         guest.call("PUT", f"/namespaces/_/triggers/{name}", json=body),
         409,
         "resource already exists",
     )
-    updated = _ok(
+    updated = ok(
         guest.call(
             "PUT",
             f"/namespaces/_/triggers/{name}?overwrite=true",
@@ -99,7 +77,7 @@ def test_trigger_create_get_update_delete(guest: Client) -> None:
     assert updated["parameters"] == [{"key": "y", "value": "z"}]
     assert updated["annotations"] == [{"key": "k", "value": 2}]
 
-    deleted = _ok(guest.call("DELETE", f"/namespaces/_/triggers/{name}"))
+    deleted = ok(guest.call("DELETE", f"/namespaces/_/triggers/{name}"))
     assert deleted["version"] == "0.0.2"
     assert_error(guest.call("GET", f"/namespaces/_/triggers/{name}"), 404)
     assert_error(guest.call("DELETE", f"/namespaces/_/triggers/{name}"), 404)
@@ -150,12 +128,12 @@ def test_trigger_list_paging_and_count(guest: Client) -> None:
     for _ in range(3):
         names.append(_trigger(guest, {"parameters": [{"key": "p", "value": 1}]}))
         time.sleep(0.005)
-    listed = _ok(guest.call("GET", "/namespaces/_/triggers?limit=3"))
+    listed = ok(guest.call("GET", "/namespaces/_/triggers?limit=3"))
     assert [t["name"] for t in listed] == list(reversed(names))
     assert set(listed[0]) == {"namespace", "name", "version", "publish", "annotations", "updated"}
-    second = _ok(guest.call("GET", "/namespaces/_/triggers?limit=1&skip=1"))
+    second = ok(guest.call("GET", "/namespaces/_/triggers?limit=1&skip=1"))
     assert [t["name"] for t in second] == [names[1]]
-    assert _ok(guest.call("GET", "/namespaces/_/triggers?count=true"))["triggers"] >= 3
+    assert ok(guest.call("GET", "/namespaces/_/triggers?count=true"))["triggers"] >= 3
     assert_error(guest.call("GET", "/namespaces/_/triggers?limit=201"), 400)
     assert_error(guest.call("GET", "/namespaces/_/triggers?count=maybe"), 400)
 
@@ -211,16 +189,16 @@ def test_rule_create_get_links_the_trigger(guest: Client) -> None:
     trigger, action = _trigger(guest), _action(guest)
     name = fresh("r")
     body = {"trigger": f"/_/{trigger}", "action": f"/guest/{action}"}
-    created = _ok(guest.call("PUT", f"/namespaces/_/rules/{name}", json=body))
+    created = ok(guest.call("PUT", f"/namespaces/_/rules/{name}", json=body))
     assert created["namespace"] == "guest"
     assert created["name"] == name
     assert created["version"] == "0.0.1"
     assert created["status"] == "active"
     assert created["trigger"] == {"path": "guest", "name": trigger}
     assert created["action"] == {"path": "guest", "name": action}
-    assert _ok(guest.call("GET", f"/namespaces/_/rules/{name}")) == created
+    assert ok(guest.call("GET", f"/namespaces/_/rules/{name}")) == created
 
-    linked = _ok(guest.call("GET", f"/namespaces/_/triggers/{trigger}"))
+    linked = ok(guest.call("GET", f"/namespaces/_/triggers/{trigger}"))
     assert linked["rules"] == {
         f"guest/{name}": {"action": {"path": "guest", "name": action}, "status": "active"}
     }
@@ -256,7 +234,7 @@ def test_rule_with_missing_trigger_or_action_is_400(guest: Client) -> None:
         400,
         f"action /guest/{missing} does not exist",
     )
-    assert "rules" not in _ok(guest.call("GET", f"/namespaces/_/triggers/{trigger}"))
+    assert "rules" not in ok(guest.call("GET", f"/namespaces/_/triggers/{trigger}"))
 
 
 def test_rule_enable_disable(guest: Client) -> None:
@@ -266,13 +244,13 @@ def test_rule_enable_disable(guest: Client) -> None:
 
     disabled = guest.call("POST", path, json={"status": "inactive"})
     assert disabled.status_code == 200
-    assert _ok(guest.call("GET", path))["status"] == "inactive"
-    link = _ok(guest.call("GET", f"/namespaces/_/triggers/{trigger}"))["rules"][f"guest/{name}"]
+    assert ok(guest.call("GET", path))["status"] == "inactive"
+    link = ok(guest.call("GET", f"/namespaces/_/triggers/{trigger}"))["rules"][f"guest/{name}"]
     assert link["status"] == "inactive"
     # Already in that state: still 200.
     assert guest.call("POST", path, json={"status": "inactive"}).status_code == 200
     assert guest.call("POST", path, json={"status": "active"}).status_code == 200
-    assert _ok(guest.call("GET", path))["status"] == "active"
+    assert ok(guest.call("GET", path))["status"] == "active"
 
     for bad in ({"status": "on"}, {}, {"status": None}):
         assert_error(guest.call("POST", path, json=bad), 400)
@@ -286,15 +264,15 @@ def test_rule_of_a_deleted_trigger(guest: Client) -> None:
     trigger = _trigger(guest)
     name = _rule(guest, trigger, _action(guest))
     path = f"/namespaces/_/rules/{name}"
-    _ok(guest.call("DELETE", f"/namespaces/_/triggers/{trigger}"))
+    ok(guest.call("DELETE", f"/namespaces/_/triggers/{trigger}"))
 
-    assert _ok(guest.call("GET", path))["status"] == "inactive"
+    assert ok(guest.call("GET", path))["status"] == "inactive"
     assert_error(
         guest.call("POST", path, json={"status": "active"}),
         404,
         "Only rules with existing triggers can be activated",
     )
-    deleted = _ok(guest.call("DELETE", path))
+    deleted = ok(guest.call("DELETE", path))
     assert deleted["status"] == "inactive"
     assert deleted["name"] == name
     assert_error(guest.call("GET", path), 404)
@@ -304,9 +282,9 @@ def test_rule_delete_removes_the_link(guest: Client) -> None:
     trigger = _trigger(guest)
     keep = _rule(guest, trigger, _action(guest))
     name = _rule(guest, trigger, _action(guest))
-    deleted = _ok(guest.call("DELETE", f"/namespaces/_/rules/{name}"))
+    deleted = ok(guest.call("DELETE", f"/namespaces/_/rules/{name}"))
     assert deleted["status"] == "inactive"
-    links = _ok(guest.call("GET", f"/namespaces/_/triggers/{trigger}"))["rules"]
+    links = ok(guest.call("GET", f"/namespaces/_/triggers/{trigger}"))["rules"]
     assert set(links) == {f"guest/{keep}"}
     assert_error(guest.call("DELETE", f"/namespaces/_/rules/{name}"), 404)
     # The trigger still fires its remaining active rule.
@@ -320,7 +298,7 @@ def test_rule_update_moves_the_link_and_keeps_the_status(guest: Client) -> None:
     path = f"/namespaces/_/rules/{name}"
     assert guest.call("POST", path, json={"status": "inactive"}).ok
 
-    updated = _ok(
+    updated = ok(
         guest.call(
             "PUT",
             f"{path}?overwrite=true",
@@ -331,12 +309,12 @@ def test_rule_update_moves_the_link_and_keeps_the_status(guest: Client) -> None:
     assert updated["status"] == "inactive"
     assert updated["trigger"] == {"path": "guest", "name": second}
     assert updated["action"] == {"path": "guest", "name": new_action}
-    assert "rules" not in _ok(guest.call("GET", f"/namespaces/_/triggers/{first}"))
-    link = _ok(guest.call("GET", f"/namespaces/_/triggers/{second}"))["rules"][f"guest/{name}"]
+    assert "rules" not in ok(guest.call("GET", f"/namespaces/_/triggers/{first}"))
+    link = ok(guest.call("GET", f"/namespaces/_/triggers/{second}"))["rules"][f"guest/{name}"]
     assert link == {"action": {"path": "guest", "name": new_action}, "status": "inactive"}
 
     # An update naming neither keeps both.
-    kept = _ok(guest.call("PUT", f"{path}?overwrite=true", json={"annotations": []}))
+    kept = ok(guest.call("PUT", f"{path}?overwrite=true", json={"annotations": []}))
     assert kept["trigger"]["name"] == second
     assert kept["version"] == "0.0.3"
 
@@ -344,7 +322,7 @@ def test_rule_update_moves_the_link_and_keeps_the_status(guest: Client) -> None:
 def test_trigger_update_keeps_rule_links(guest: Client) -> None:
     trigger = _trigger(guest)
     name = _rule(guest, trigger, _action(guest))
-    updated = _ok(
+    updated = ok(
         guest.call(
             "PUT",
             f"/namespaces/_/triggers/{trigger}?overwrite=true",
@@ -352,7 +330,7 @@ def test_trigger_update_keeps_rule_links(guest: Client) -> None:
         )
     )
     assert set(updated["rules"]) == {f"guest/{name}"}
-    assert _ok(guest.call("GET", f"/namespaces/_/rules/{name}"))["status"] == "active"
+    assert ok(guest.call("GET", f"/namespaces/_/rules/{name}"))["status"] == "active"
 
 
 def test_many_rules_on_one_trigger_keep_every_link(guest: Client) -> None:
@@ -371,7 +349,7 @@ def test_many_rules_on_one_trigger_keep_every_link(guest: Client) -> None:
     created = {n for n, s in zip(names, statuses, strict=True) if s == 200}
     assert all(s in (200, 409) for s in statuses), statuses
     assert len(created) >= 6, statuses
-    links = _ok(guest.call("GET", f"/namespaces/_/triggers/{trigger}"))["rules"]
+    links = ok(guest.call("GET", f"/namespaces/_/triggers/{trigger}"))["rules"]
     assert {f"guest/{n}" for n in created} <= set(links)
 
 
@@ -381,11 +359,11 @@ def test_rule_list_and_count(guest: Client) -> None:
     for _ in range(2):
         names.append(_rule(guest, trigger, action))
         time.sleep(0.005)
-    listed = _ok(guest.call("GET", "/namespaces/_/rules?limit=2"))
+    listed = ok(guest.call("GET", "/namespaces/_/rules?limit=2"))
     assert [r["name"] for r in listed] == list(reversed(names))
     assert listed[0]["trigger"] == {"path": "guest", "name": trigger}
     assert "status" not in listed[0]
-    assert _ok(guest.call("GET", "/namespaces/_/rules?count=true"))["rules"] >= 2
+    assert ok(guest.call("GET", "/namespaces/_/rules?count=true"))["rules"] >= 2
     assert_error(guest.call("GET", "/namespaces/_/rules?skip=-1"), 400)
 
 
@@ -423,16 +401,16 @@ def test_rules_across_namespaces_are_403(guest: Client, other: Client) -> None:
         403,
         forbidden(f"guest/{action}"),
     )
-    assert _ok(guest.call("GET", path))["status"] == "active"
+    assert ok(guest.call("GET", path))["status"] == "active"
 
 
 def test_rule_may_name_an_action_in_a_public_package(guest: Client, other: Client) -> None:
     package = fresh("p")
-    _ok(guest.call("PUT", f"/namespaces/_/packages/{package}", json={"publish": True}))
+    ok(guest.call("PUT", f"/namespaces/_/packages/{package}", json={"publish": True}))
     action = fresh("a")
-    _ok(guest.call("PUT", f"/namespaces/_/actions/{package}/{action}", json=ACTION))
+    ok(guest.call("PUT", f"/namespaces/_/actions/{package}/{action}", json=ACTION))
     trigger = _trigger(other)
     body = {"trigger": f"/_/{trigger}", "action": f"/guest/{package}/{action}"}
-    created = _ok(other.call("PUT", f"/namespaces/_/rules/{fresh('r')}", json=body))
+    created = ok(other.call("PUT", f"/namespaces/_/rules/{fresh('r')}", json=body))
     assert created["action"] == {"path": f"guest/{package}", "name": action}
     assert created["status"] == "active"

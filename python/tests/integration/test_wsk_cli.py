@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -119,14 +119,6 @@ def assert_fails(result: Result, exit_code: int, message: str) -> None:
 
 
 # --- fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def controller(test_logs: Path, couchdb: CouchDBServer) -> Iterator[ControllerProcess]:
-    process = ControllerProcess(test_logs / "controller-cli", couchdb, db_prefix=DB_PREFIX)
-    process.start()
-    yield process
-    process.stop()
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,10 @@ from whisk_services.controller.context import (
 )
 from whisk_services.controller.errors import ApiError
 from whisk_services.controller.requests import flag, json_object, paging
+from whisk_services.controller.routes._stored import remove, replaceable, save, stored
 from whisk_services.model.entities import Action, Package
 from whisk_services.model.names import EntityPath, validate_entity_name
-from whisk_services.ports.documents import Document, DocumentConflict
+from whisk_services.ports.documents import Document
 
 routes = web.RouteTableDef()
 
@@ -53,10 +54,7 @@ async def _located(request: web.Request, read_only: bool = False) -> tuple[Entit
 
 
 async def _stored_action(request: web.Request, doc_id: str) -> Document:
-    doc = await services(request).whisks.get(doc_id)
-    if doc is None or doc.body.get("entityType") != Action.ENTITY_TYPE:
-        raise ApiError(404, errors.NOT_FOUND)
-    return doc
+    return await stored(services(request).whisks, doc_id, Action.ENTITY_TYPE)
 
 
 async def _check_package(request: web.Request, path: EntityPath) -> None:
@@ -127,14 +125,8 @@ async def put_action(request: web.Request) -> web.Response:
     await _check_package(request, path)
     whisks = services(request).whisks
     doc_id = f"{path}/{name}"
-    existing_doc = await whisks.get(doc_id)
-    existing: Action | None = None
-    if existing_doc is not None:
-        if existing_doc.body.get("entityType") != Action.ENTITY_TYPE:
-            raise ApiError(409, errors.WRONG_COLLECTION)
-        if not overwrite:
-            raise ApiError(409, errors.ALREADY_EXISTS)
-        existing = Action.from_doc(existing_doc.body)
+    existing_doc = await replaceable(whisks, doc_id, Action.ENTITY_TYPE, overwrite)
+    existing = Action.from_doc(existing_doc.body) if existing_doc else None
     action = Action.from_api(
         body,
         path,
@@ -144,10 +136,7 @@ async def put_action(request: web.Request) -> web.Response:
         bounds=services(request).bounds,
     )
     _check_sizes(action)
-    try:
-        await whisks.put(doc_id, action.to_doc(), existing_doc.rev if existing_doc else None)
-    except DocumentConflict as error:
-        raise ApiError(409, errors.CONCURRENT_MODIFICATION) from error
+    await save(whisks, doc_id, action.to_doc(), existing_doc)
     return web.json_response(action.to_api())
 
 
@@ -155,10 +144,7 @@ async def put_action(request: web.Request) -> web.Response:
 async def delete_action(request: web.Request) -> web.Response:
     path, name = await _located(request)
     doc = await _stored_action(request, f"{path}/{name}")
-    try:
-        await services(request).whisks.delete(doc)
-    except DocumentConflict as error:
-        raise ApiError(409, errors.CONCURRENT_MODIFICATION) from error
+    await remove(services(request).whisks, doc)
     return web.json_response(Action.from_doc(doc.body).to_api())
 
 

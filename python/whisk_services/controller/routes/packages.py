@@ -22,6 +22,7 @@ from whisk_services.controller.context import (
 )
 from whisk_services.controller.errors import ApiError
 from whisk_services.controller.requests import flag, json_object, paging
+from whisk_services.controller.routes._stored import replaceable, save, stored
 from whisk_services.model.entities import RESERVED_PACKAGE_NAMES, Action, Binding, Package
 from whisk_services.model.names import EntityPath, validate_entity_name
 from whisk_services.ports.documents import Document, DocumentConflict, JsonObject
@@ -57,10 +58,7 @@ async def _contents(request: web.Request, path: str) -> list[Action]:
 
 
 async def _stored_package(request: web.Request, doc_id: str) -> Document:
-    doc = await services(request).whisks.get(doc_id)
-    if doc is None or doc.body.get("entityType") != Package.ENTITY_TYPE:
-        raise ApiError(404, errors.NOT_FOUND)
-    return doc
+    return await stored(services(request).whisks, doc_id, Package.ENTITY_TYPE)
 
 
 async def _located(request: web.Request) -> tuple[EntityPath, str]:
@@ -165,25 +163,16 @@ async def put_package(request: web.Request) -> web.Response:
         await _check_binding_readable(request, binding)
     whisks = services(request).whisks
     doc_id = f"{path}/{name}"
-    existing_doc = await whisks.get(doc_id)
-    existing: Package | None = None
-    if existing_doc is not None:
-        if existing_doc.body.get("entityType") != Package.ENTITY_TYPE:
-            raise ApiError(409, errors.WRONG_COLLECTION)
-        if not overwrite:
-            raise ApiError(409, errors.ALREADY_EXISTS)
-        existing = Package.from_doc(existing_doc.body)
-        if existing.binding is None and binding is not None:
-            raise ApiError(409, PACKAGE_CANNOT_BECOME_BINDING)
+    existing_doc = await replaceable(whisks, doc_id, Package.ENTITY_TYPE, overwrite)
+    existing = Package.from_doc(existing_doc.body) if existing_doc else None
+    if existing is not None and existing.binding is None and binding is not None:
+        raise ApiError(409, PACKAGE_CANNOT_BECOME_BINDING)
     if binding is not None:
         await _check_binding(request, binding)
     package = Package.from_api(
         body, path, name, existing=existing, updated_ms=int(time.time() * 1000)
     )
-    try:
-        await whisks.put(doc_id, package.to_doc(), existing_doc.rev if existing_doc else None)
-    except DocumentConflict as error:
-        raise ApiError(409, errors.CONCURRENT_MODIFICATION) from error
+    await save(whisks, doc_id, package.to_doc(), existing_doc)
     return web.json_response(package.to_api())
 
 

@@ -24,6 +24,7 @@ from whisk_services.controller.context import (
 )
 from whisk_services.controller.errors import ApiError
 from whisk_services.controller.requests import flag, json_object, paging
+from whisk_services.controller.routes._stored import remove, stored
 from whisk_services.model.entities import Action, Rule, RuleStatus, Trigger, TriggerRule
 from whisk_services.model.errors import ModelError
 from whisk_services.model.names import EntityPath, FullyQualifiedName, validate_entity_name
@@ -47,10 +48,7 @@ async def _located(request: web.Request) -> FullyQualifiedName:
 
 
 async def _stored_rule(request: web.Request, rule: FullyQualifiedName) -> Document:
-    doc = await services(request).whisks.get(rule.as_path())
-    if doc is None or doc.body.get("entityType") != Rule.ENTITY_TYPE:
-        raise ApiError(404, errors.NOT_FOUND)
-    return doc
+    return await stored(services(request).whisks, rule.as_path(), Rule.ENTITY_TYPE)
 
 
 async def _trigger(request: web.Request, trigger: FullyQualifiedName) -> Trigger | None:
@@ -194,8 +192,5 @@ async def delete_rule(request: web.Request) -> web.Response:
     doc = await _stored_rule(request, name)
     rule = Rule.from_doc(doc.body)
     await _relink(request, rule.trigger, lambda t: t.without_rule(name))
-    try:
-        await services(request).whisks.delete(doc)
-    except DocumentConflict as error:
-        raise ApiError(409, errors.CONCURRENT_MODIFICATION) from error
+    await remove(services(request).whisks, doc)
     return web.json_response(rule.to_api(RuleStatus.INACTIVE))

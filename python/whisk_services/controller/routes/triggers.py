@@ -19,9 +19,10 @@ from whisk_services.controller.context import (
 )
 from whisk_services.controller.errors import ApiError
 from whisk_services.controller.requests import flag, json_object, paging
+from whisk_services.controller.routes._stored import remove, replaceable, save, stored
 from whisk_services.model.entities import RuleStatus, Trigger
 from whisk_services.model.names import EntityPath, validate_entity_name
-from whisk_services.ports.documents import Document, DocumentConflict, JsonObject
+from whisk_services.ports.documents import Document, JsonObject
 
 routes = web.RouteTableDef()
 
@@ -40,10 +41,7 @@ async def _located(request: web.Request) -> tuple[EntityPath, str]:
 
 async def stored_trigger(request: web.Request, doc_id: str) -> Document:
     """The trigger document `doc_id`, or a 404."""
-    doc = await services(request).whisks.get(doc_id)
-    if doc is None or doc.body.get("entityType") != Trigger.ENTITY_TYPE:
-        raise ApiError(404, errors.NOT_FOUND)
-    return doc
+    return await stored(services(request).whisks, doc_id, Trigger.ENTITY_TYPE)
 
 
 def _summary(trigger: JsonObject) -> JsonObject:
@@ -78,21 +76,12 @@ async def put_trigger(request: web.Request) -> web.Response:
     overwrite = flag(request, "overwrite")
     whisks = services(request).whisks
     doc_id = f"{path}/{name}"
-    existing_doc = await whisks.get(doc_id)
-    existing: Trigger | None = None
-    if existing_doc is not None:
-        if existing_doc.body.get("entityType") != Trigger.ENTITY_TYPE:
-            raise ApiError(409, errors.WRONG_COLLECTION)
-        if not overwrite:
-            raise ApiError(409, errors.ALREADY_EXISTS)
-        existing = Trigger.from_doc(existing_doc.body)
+    existing_doc = await replaceable(whisks, doc_id, Trigger.ENTITY_TYPE, overwrite)
+    existing = Trigger.from_doc(existing_doc.body) if existing_doc else None
     trigger = Trigger.from_api(
         body, path, name, existing=existing, updated_ms=int(time.time() * 1000)
     )
-    try:
-        await whisks.put(doc_id, trigger.to_doc(), existing_doc.rev if existing_doc else None)
-    except DocumentConflict as error:
-        raise ApiError(409, errors.CONCURRENT_MODIFICATION) from error
+    await save(whisks, doc_id, trigger.to_doc(), existing_doc)
     return web.json_response(trigger.to_api())
 
 
@@ -100,10 +89,7 @@ async def put_trigger(request: web.Request) -> web.Response:
 async def delete_trigger(request: web.Request) -> web.Response:
     path, name = await _located(request)
     doc = await stored_trigger(request, f"{path}/{name}")
-    try:
-        await services(request).whisks.delete(doc)
-    except DocumentConflict as error:
-        raise ApiError(409, errors.CONCURRENT_MODIFICATION) from error
+    await remove(services(request).whisks, doc)
     return web.json_response(Trigger.from_doc(doc.body).to_api())
 
 
