@@ -79,6 +79,7 @@ test:  ## everything: set-up, lint, unit and integration tests
 .PHONY: bench
 bench: venv artifacts  ## the benchmarks; figures are printed and saved under bench/results/
 	$(PY) bench/kafka_clients.py
+	$(PY) bench/controller_reads.py
 
 .PHONY: dev
 dev: venv  ## start the CouchDB API and the controller locally, write .wskprops
