@@ -57,8 +57,8 @@ docker-clean: prereqs  ## remove the containers, networks and volumes an earlier
 
 .PHONY: lint
 lint: venv  ## ruff, mypy --strict, import layers, yamllint, ansible-lint (production)
-	$(VENV)/bin/ruff check --config python/pyproject.toml python bench scripts
-	$(VENV)/bin/ruff format --config python/pyproject.toml --check python bench scripts
+	$(VENV)/bin/ruff check --config python/pyproject.toml python bench scripts runtimes
+	$(VENV)/bin/ruff format --config python/pyproject.toml --check python bench scripts runtimes
 	cd python && $(VENV)/bin/mypy
 	cd python && $(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/yamllint -s .

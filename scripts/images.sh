@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Builds the project's Docker images on this machine; no container registry is needed.
 #
-#   scripts/images.sh [--force] [IMAGE...]      IMAGE: base box runtime-base (default: all)
+#   scripts/images.sh [--force] [IMAGE...]
+#       IMAGE: base box runtime-base action-python action-nodejs (default: all)
 #
 #   base          whisk/debian:bookworm       debootstrap --variant=minbase, docker import
 #   box           whisk/box:bookworm          systemd as PID 1: the test host for molecule/Vagrant
 #   runtime-base  whisk/runtime-base:bookworm python3: base of the action runtimes and daemons
+#   action-python whisk/action-python:3.11    the python:3.11 kind: runtimes/python's proxy
+#   action-nodejs whisk/action-nodejs:18      the nodejs:18 kind: Debian's nodejs + runtimes/nodejs
 #
 # Cached by content: each image carries the label org.whisk.inputs=<sha256 of its inputs>
 # (its definition under images/, the parts of this script that build it, the ids of the
-# images it is built FROM and, for base, the suite, architecture, package list and mirror).
+# images it is built FROM, for an action runtime its build context under runtimes/ and, for
+# base, the suite, architecture, package list and mirror).
 # An image whose tag exists with the same label is left alone ("up to date"), so a second
 # run changes nothing, downloads nothing and takes seconds. The root file system tarball
 # is kept under $WHISK_CACHE/images/ keyed by the same hash, so a deleted base image is
@@ -40,13 +44,19 @@ KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 # name -> tag, and the order to build in (a parent before its children). Images defined by a
 # Dockerfile live in images/<name>/ and name their parents in FROM lines.
-ORDER=(base box runtime-base)
+ORDER=(base box runtime-base action-python action-nodejs)
 declare -A TAG=(
     [base]=whisk/debian:$SUITE
     [box]=whisk/box:$SUITE
     [runtime-base]=whisk/runtime-base:$SUITE
+    [action-python]=whisk/action-python:3.11
+    [action-nodejs]=whisk/action-nodejs:18
 )
-declare -A PARENT=([box]=base [runtime-base]=base)
+declare -A PARENT=([box]=base [runtime-base]=base [action-python]=runtime-base
+    [action-nodejs]=runtime-base)
+# Images whose build context is not images/<name>/ (which keeps only their Dockerfile): the
+# action runtimes are built from their proxy's directory.
+declare -A CONTEXT=([action-python]=runtimes/python [action-nodejs]=runtimes/nodejs)
 
 say() { printf 'images: %s\n' "$*"; }
 die() { printf 'images: error: %s\n' "$*" >&2; exit 1; }
@@ -160,6 +170,14 @@ inputs_of() {
             printf 'mirror=%s security=%s\n' "$MIRROR" "$SECURITY_MIRROR"
             dir_hash "$IMAGES_DIR/base"
             declare -f write_sources make_rootfs build_base
+        } | sha
+    elif [ -n "${CONTEXT[$name]:-}" ]; then
+        {
+            printf 'tag=%s context=%s\n' "${TAG[$name]}" "${CONTEXT[$name]}"
+            dir_hash "$IMAGES_DIR/$name"
+            dir_hash "$ROOT/${CONTEXT[$name]}"
+            from_ids "$IMAGES_DIR/$name/Dockerfile"
+            declare -f build_context_image
         } | sha
     else
         {
@@ -275,6 +293,23 @@ build_dockerfile_image() {
     fi
 }
 
+# build_context_image NAME INPUTS: as build_dockerfile_image, with images/NAME/Dockerfile
+# and the build context ${CONTEXT[NAME]} (a separate function, so that the inputs of the
+# images above, which hash build_dockerfile_image, stay what they were).
+build_context_image() {
+    local name=$1 inputs=$2
+    local -a opts=(--pull=false --force-rm --label "$PROJECT_LABEL" --label "$NAME_LABEL=$name"
+        --label "$INPUTS_LABEL=$inputs" --tag "${TAG[$name]}"
+        --file "$IMAGES_DIR/$name/Dockerfile")
+    [ "$FORCE" = 1 ] && opts+=(--no-cache)
+    local log=$IMAGE_CACHE/logs/$name.log
+    mkdir -p "$IMAGE_CACHE/logs"
+    if ! docker build "${opts[@]}" "$ROOT/${CONTEXT[$name]}" >"$log" 2>&1; then
+        tail -n 40 "$log" >&2
+        die "docker build of ${TAG[$name]} failed (whole log: $log)"
+    fi
+}
+
 # ---------------------------------------------------------------- main
 
 FORCE=0
@@ -320,7 +355,13 @@ for name in "${ORDER[@]}"; do
     fi
     old=$(image_id "$tag")
     say "$name: building $tag (inputs ${inputs:0:12})"
-    if [ "$name" = base ]; then build_base "$inputs"; else build_dockerfile_image "$name" "$inputs"; fi
+    if [ "$name" = base ]; then
+        build_base "$inputs"
+    elif [ -n "${CONTEXT[$name]:-}" ]; then
+        build_context_image "$name" "$inputs"
+    else
+        build_dockerfile_image "$name" "$inputs"
+    fi
     [ -n "$old" ] && [ "$old" != "$(image_id "$tag")" ] && replaced+=("$old")
     say "$name: built $tag in $(elapsed "$start") s ($(docker image inspect --format '{{.Size}}' "$tag" |
         awk '{ printf "%.0f MB", $1 / 1e6 }'))"

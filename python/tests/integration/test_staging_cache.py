@@ -18,7 +18,13 @@ from whisk_testbed.artifacts import artifact_dir
 
 pytestmark = pytest.mark.integration
 
-IMAGES = ("whisk/debian:bookworm", "whisk/box:bookworm", "whisk/runtime-base:bookworm")
+IMAGES = (
+    "whisk/debian:bookworm",
+    "whisk/box:bookworm",
+    "whisk/runtime-base:bookworm",
+    "whisk/action-python:3.11",
+    "whisk/action-nodejs:18",
+)
 
 
 def run_offline(script: str) -> subprocess.CompletedProcess[str]:
