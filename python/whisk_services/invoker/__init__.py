@@ -1,0 +1,1 @@
+"""The invoker: runs activations in action containers."""
