@@ -91,3 +91,105 @@ class ControllerSettings:
             couchdb=CouchDBSettings.from_env(source, prefix),
             log_level=log_level,
         )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float) -> float:
+    raw = env.get(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if value < low:
+        raise SettingsError(f"{name} must be >= {low:g}, not {raw!r}")
+    return value
+
+
+def _pairs(env: Mapping[str, str], name: str, default: str) -> list[tuple[str, str]]:
+    """``a=b,c=d`` as pairs; an empty value is no pair."""
+    raw = env.get(name, default)
+    pairs: list[tuple[str, str]] = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise SettingsError(f"{name} must be a comma-separated list of KEY=VALUE, not {raw!r}")
+        pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+@dataclass(frozen=True, slots=True)
+class PrewarmSetting:
+    """``count`` stem cells of ``kind`` with ``memory_mb`` each."""
+
+    kind: str
+    memory_mb: int
+    count: int
+
+
+def _prewarm(env: Mapping[str, str], name: str, default: str) -> tuple[PrewarmSetting, ...]:
+    out: list[PrewarmSetting] = []
+    for key, count in _pairs(env, name, default):
+        kind, sep, memory = key.rpartition("@")
+        if not sep or not kind or not memory.isdigit() or not count.isdigit():
+            raise SettingsError(f"{name} entries are KIND@MEMORY_MB=COUNT, not {key}={count}")
+        out.append(PrewarmSetting(kind, int(memory), int(count)))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class InvokerSettings:
+    """`whisk-invoker`: its instance, Kafka, the databases, the container pool and network."""
+
+    instance: int
+    unique_name: str
+    kafka_hosts: str
+    couchdb: CouchDBSettings
+    user_memory_mb: int
+    pause_grace_s: float
+    idle_timeout_s: float
+    prewarm: tuple[PrewarmSetting, ...]
+    runtime_images: dict[str, str]
+    network: str
+    network_subnet: str
+    network_bridge: str
+    action_egress: bool
+    api_host: str
+    log_level: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> InvokerSettings:
+        source = os.environ if env is None else env
+        prefix = "WHISK_INVOKER_"
+        instance_raw = source.get(f"{prefix}INSTANCE", "0")
+        if not instance_raw.isdigit():
+            raise SettingsError(f"{prefix}INSTANCE must be a number >= 0, not {instance_raw!r}")
+        instance = int(instance_raw)
+        log_level = source.get(f"{prefix}LOG_LEVEL", "INFO").upper()
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise SettingsError(f"{prefix}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        memory = _number(source, f"{prefix}USER_MEMORY_MB", 2048, 128)
+        egress = source.get(f"{prefix}ACTION_EGRESS", "false").lower()
+        if egress not in {"true", "false"}:
+            raise SettingsError(f"{prefix}ACTION_EGRESS must be true or false")
+        return cls(
+            instance=instance,
+            unique_name=source.get(f"{prefix}UNIQUE_NAME", f"invoker{instance}"),
+            kafka_hosts=_text(source, f"{prefix}KAFKA_HOSTS"),
+            couchdb=CouchDBSettings.from_env(source, prefix),
+            user_memory_mb=int(memory),
+            pause_grace_s=_number(source, f"{prefix}PAUSE_GRACE_S", 10.0, 0.0),
+            idle_timeout_s=_number(source, f"{prefix}IDLE_TIMEOUT_S", 600.0, 0.0),
+            prewarm=_prewarm(source, f"{prefix}PREWARM", "python:3.11@256=2,nodejs:18@256=1"),
+            runtime_images=dict(
+                _pairs(
+                    source,
+                    f"{prefix}RUNTIME_IMAGES",
+                    "python:3.11=whisk/action-python:3.11,nodejs:18=whisk/action-nodejs:18",
+                )
+            ),
+            network=source.get(f"{prefix}NETWORK", "whisk-actions"),
+            network_subnet=source.get(f"{prefix}NETWORK_SUBNET", "172.31.250.0/24"),
+            network_bridge=source.get(f"{prefix}NETWORK_BRIDGE", "whiskact0"),
+            action_egress=egress == "true",
+            api_host=source.get(f"{prefix}API_HOST", ""),
+            log_level=log_level,
+        )

@@ -118,6 +118,17 @@ class DockerContainer:
         """The lines that arrived at or after ``since``; older ones are forgotten."""
         return self._logs.since(int(since * 1_000_000_000))
 
+    async def oom_killed(self) -> bool:
+        """Docker's ``State.OOMKilled`` (False once the container is gone)."""
+        try:
+            await asyncio.to_thread(self._container.reload)
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.DockerException as error:
+            raise ContainerError(f"docker inspect {self.id[:12]}: {error}") from error
+        state = self._container.attrs.get("State", {})
+        return bool(state.get("OOMKilled", False))
+
 
 class DockerContainerFactory:
     """Creates action containers with a Docker client (``docker.from_env()`` by default)."""

@@ -32,6 +32,7 @@ class MemoryContainer:
         self.labels = dict(labels)
         self.paused = False
         self.destroyed = False
+        self.out_of_memory = False
 
     @property
     def id(self) -> str:
@@ -69,6 +70,10 @@ class MemoryContainer:
         """No output."""
         self._check("logs")
         return ContainerLogs("", "")
+
+    async def oom_killed(self) -> bool:
+        """What a test set in ``out_of_memory``."""
+        return self.out_of_memory
 
 
 class MemoryContainerFactory:

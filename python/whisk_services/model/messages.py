@@ -47,6 +47,23 @@ def _int(body: JsonObject, key: str, what: str) -> int:
     return value
 
 
+def _transid(value: Any, what: str) -> tuple[str, int]:
+    """``"id"`` or OpenWhisk's ``["id", start_ms]``."""
+    if isinstance(value, str) and value:
+        return value, 0
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and value[0]
+        and isinstance(value[1], int)
+        and not isinstance(value[1], bool)
+        and value[1] >= 0
+    ):
+        return value[0], value[1]
+    raise ModelError(f"malformed {what}: 'transid' must be an id or [id, start ms]")
+
+
 @dataclass(frozen=True, slots=True)
 class MessageUser:
     """Who the activation runs for: subject, namespace and its uuid (never the raw key)."""
@@ -78,7 +95,9 @@ class ActivationMessage:
     """Controller → invoker: run ``action`` at ``revision`` with ``content`` as parameters.
 
     ``api_key`` travels only when the action asked for it (the `provide-api-key`
-    annotation); ``blocking`` says a caller waits for the result.
+    annotation); ``blocking`` says a caller waits for the result. ``accepted_ms`` is when
+    the controller accepted the request (epoch ms; the record's ``waitTime`` starts there):
+    it travels as OpenWhisk's transaction id does, ``"transid": [id, start]``.
     """
 
     WHAT = "activation message"
@@ -95,6 +114,7 @@ class ActivationMessage:
     init_args: tuple[str, ...] = ()
     api_key: str | None = None
     cause: str | None = None
+    accepted_ms: int = 0
 
     def __post_init__(self) -> None:
         parse_activation_id(self.activation_id)
@@ -103,7 +123,7 @@ class ActivationMessage:
 
     def to_json(self) -> JsonObject:
         body: JsonObject = {
-            "transid": self.transid,
+            "transid": [self.transid, self.accepted_ms],
             "action": {**self.action.to_api(), "version": self.action_version},
             "revision": self.revision,
             "user": self.user.to_json(),
@@ -141,8 +161,9 @@ class ActivationMessage:
         if api_key is not None and not isinstance(api_key, str):
             raise ModelError(f"malformed {cls.WHAT}: 'authkey' must be a string")
         cause = body.get("cause")
+        transid, accepted_ms = _transid(body.get("transid"), cls.WHAT)
         return cls(
-            transid=_str(body, "transid", cls.WHAT),
+            transid=transid,
             action=FullyQualifiedName.from_api(action),
             action_version=_str(action, "version", cls.WHAT),
             revision=_str(body, "revision", cls.WHAT),
@@ -154,6 +175,7 @@ class ActivationMessage:
             init_args=tuple(init_args),
             api_key=api_key,
             cause=cause if isinstance(cause, str) else None,
+            accepted_ms=accepted_ms,
         )
 
 

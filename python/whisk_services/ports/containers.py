@@ -55,6 +55,10 @@ class Container(Protocol):
         """The lines written at or after ``since`` (seconds since the epoch)."""
         ...
 
+    async def oom_killed(self) -> bool:
+        """Whether the kernel killed a process of the container for exceeding its memory."""
+        ...
+
 
 class ContainerFactory(Protocol):
     """Creates action containers."""

@@ -29,6 +29,7 @@ def activation_message(**changes: object) -> ActivationMessage:
         "controller": 0,
         "blocking": True,
         "content": {"name": "World"},
+        "accepted_ms": 1700000000123,
     }
     fields.update(changes)
     return ActivationMessage(**fields)  # type: ignore[arg-type]
@@ -37,7 +38,7 @@ def activation_message(**changes: object) -> ActivationMessage:
 def test_activation_message_shape_is_openwhisks() -> None:
     body = json.loads(activation_message().encode())
     assert body == {
-        "transid": "tid-1",
+        "transid": ["tid-1", 1700000000123],
         "action": {"path": "guest/utils", "name": "echo", "version": "0.0.2"},
         "revision": "2-abc",
         "user": {
@@ -50,6 +51,21 @@ def test_activation_message_shape_is_openwhisks() -> None:
         "content": {"name": "World"},
         "initArgs": [],
     }
+
+
+def test_activation_message_accepts_a_plain_transaction_id() -> None:
+    body = json.loads(activation_message().encode())
+    body["transid"] = "tid-9"
+    decoded = ActivationMessage.decode(json.dumps(body))
+    assert (decoded.transid, decoded.accepted_ms) == ("tid-9", 0)
+
+
+@pytest.mark.parametrize("transid", [["t"], ["t", -1], ["", 5], [1, 2], ["t", True], 7, None])
+def test_activation_message_refuses_malformed_transaction_ids(transid: object) -> None:
+    body = json.loads(activation_message().encode())
+    body["transid"] = transid
+    with pytest.raises(ModelError, match="transid"):
+        ActivationMessage.decode(json.dumps(body))
 
 
 @pytest.mark.parametrize(
