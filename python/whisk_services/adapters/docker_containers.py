@@ -3,7 +3,12 @@
 Every SDK call runs in a worker thread. Each container is labelled
 ``org.whisk.project=whisk`` and ``org.whisk.role=action`` (``make docker-clean`` removes
 strays by the first), has memory = memory-swap = the action's memory limit, runs
-unprivileged, and publishes its port 8080 on 127.0.0.1 only, on a port Docker picks.
+unprivileged with ``no-new-privileges`` and at most 1024 processes.
+
+On a network (``create(..., network=...)``, normally an ``ActionNetwork``) a container is
+attached to that network only, publishes no port, and is reached at its own address on it,
+``<ip>:8080``. Without one it is on Docker's default bridge and publishes its port 8080 on
+127.0.0.1 only, on a port Docker picks.
 
 Logs come from an attach stream read by one thread per container into memory, each line
 stamped when it arrives: ``docker logs --since`` rescans the container's whole log file
@@ -27,6 +32,22 @@ from whisk_services.ports.containers import ContainerError, ContainerLogs
 
 PROJECT_LABELS = {"org.whisk.project": "whisk", "org.whisk.role": "action"}
 ACTION_PORT = "8080/tcp"
+PIDS_LIMIT = 1024
+
+
+def _address(attrs: Mapping[str, Any], network: str | None) -> str:
+    """Where the invoker reaches a (reloaded) container's port 8080."""
+    settings = attrs["NetworkSettings"]
+    if network is None:
+        binding = settings["Ports"][ACTION_PORT][0]
+        return f"127.0.0.1:{int(binding['HostPort'])}"
+    networks = settings["Networks"]
+    # Docker keys the networks by name; a network given by id finds the only one there is.
+    entry = networks.get(network) or (next(iter(networks.values())) if len(networks) == 1 else {})
+    ip = entry.get("IPAddress")
+    if not ip:
+        raise ContainerError(f"no address on network {network}")
+    return f"{ip}:{ACTION_PORT.partition('/')[0]}"
 
 
 def _stamp(time_ns: int) -> str:
@@ -88,7 +109,7 @@ class DockerContainer:
 
     @property
     def address(self) -> str:
-        """``127.0.0.1:<published port>``."""
+        """``<ip on its network>:8080``, or ``127.0.0.1:<published port>`` without one."""
         return self._address
 
     async def _call(self, method: str, **kwargs: Any) -> Any:
@@ -150,6 +171,11 @@ class DockerContainerFactory:
         env: Mapping[str, str],
         network: str | None,
     ) -> DockerContainer:
+        placement: dict[str, Any] = (
+            {"network": network}
+            if network is not None
+            else {"ports": {ACTION_PORT: ("127.0.0.1", None)}}
+        )
         container = self._client.containers.run(
             image,
             detach=True,
@@ -158,19 +184,38 @@ class DockerContainerFactory:
             environment=dict(env),
             mem_limit=f"{memory_mb}m",
             memswap_limit=f"{memory_mb}m",
-            network=network,
-            ports={ACTION_PORT: ("127.0.0.1", None)},
             privileged=False,
+            security_opt=["no-new-privileges"],
+            pids_limit=PIDS_LIMIT,
+            **placement,
         )
         try:
             stream = container.attach(stdout=True, stderr=True, stream=True, logs=True, demux=True)
             container.reload()
-            binding = container.ports[ACTION_PORT][0]
-            address = f"127.0.0.1:{int(binding['HostPort'])}"
+            address = _address(container.attrs, network)
             return DockerContainer(container, address, _LogPump(stream))
         except BaseException:
             container.remove(force=True)
             raise
+
+    def _remove_labelled(self, labels: Mapping[str, str]) -> int:
+        wanted = {**labels, **PROJECT_LABELS}
+        filters = {"label": [f"{key}={value}" for key, value in wanted.items()]}
+        removed = 0
+        for container in self._client.containers.list(all=True, filters=filters):
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                continue
+            removed += 1
+        return removed
+
+    async def remove_labelled(self, labels: Mapping[str, str]) -> int:
+        """``docker rm -f`` every action container carrying all of ``labels``; how many."""
+        try:
+            return await asyncio.to_thread(self._remove_labelled, labels)
+        except docker.errors.DockerException as error:
+            raise ContainerError(f"docker rm by labels {dict(labels)}: {error}") from error
 
     async def create(
         self,

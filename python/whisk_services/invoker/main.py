@@ -1,0 +1,193 @@
+"""`whisk-invoker`: read the settings, then run the activations of topic ``invoker<N>``.
+
+Start: the activations database (created if missing), the action network, the container
+pool with its stem cells, the Kafka producer and the consumer of ``invoker<N>`` (resuming at
+the group's committed offset, so messages sent while the invoker was down are run when it
+comes back). Each message becomes a task; at most ``max_in_flight`` run at once, the pool
+queuing those that wait for memory. On SIGTERM it stops taking messages, lets the running
+activations finish (up to their timeouts), writes the pending records and destroys its
+containers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+import aiohttp
+
+from whisk_services.adapters.couchdb import CouchDocumentStore
+from whisk_services.adapters.docker_containers import DockerContainerFactory
+from whisk_services.adapters.docker_network import ActionNetwork
+from whisk_services.adapters.kafka_bus import KafkaBus
+from whisk_services.invoker.actions import ActionSource
+from whisk_services.invoker.pool import ContainerPool, Prewarm
+from whisk_services.invoker.records import ActivationRecords
+from whisk_services.invoker.runner import ActionRunner
+from whisk_services.invoker.service import ActivationService
+from whisk_services.model.errors import ModelError
+from whisk_services.model.messages import ActivationMessage
+from whisk_services.ports.messaging import MessageConsumer, MessagingError, TopicSpec
+from whisk_services.settings import InvokerSettings, SettingsError
+
+log = logging.getLogger("whisk.invoker")
+
+INVOKER_TOPIC_RETENTION_MS = 48 * 3600 * 1000
+MEMORY_PER_SLOT_MB = 128
+
+
+class MessageFeed:
+    """Reads activation messages and runs each as a task, ``max_in_flight`` at most."""
+
+    def __init__(
+        self, consumer: MessageConsumer, service: ActivationService, max_in_flight: int
+    ) -> None:
+        self._consumer = consumer
+        self._service = service
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        """Take messages until the consumer is closed."""
+        while True:
+            await self._slots.acquire()
+            try:
+                raw = await self._consumer.receive()
+            except MessagingError:
+                self._slots.release()
+                return
+            try:
+                message = ActivationMessage.decode(raw)
+            except ModelError as error:
+                log.warning("dropping a malformed activation message: %s", error)
+                self._slots.release()
+                continue
+            task = asyncio.create_task(self._handle(message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, message: ActivationMessage) -> None:
+        try:
+            await self._service.handle(message)
+        finally:
+            self._slots.release()
+
+    async def drain(self) -> None:
+        """Wait for the activations under way."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _pool(settings: InvokerSettings, factory: DockerContainerFactory) -> ContainerPool:
+    prewarm = [
+        Prewarm(image, image, p.memory_mb, p.count)
+        for p in settings.prewarm
+        if (image := settings.runtime_images.get(p.kind)) is not None
+    ]
+    return ContainerPool(
+        factory,
+        user_memory_mb=settings.user_memory_mb,
+        pause_grace_s=settings.pause_grace_s,
+        idle_timeout_s=settings.idle_timeout_s,
+        prewarm=prewarm,
+        labels={"org.whisk.invoker": settings.unique_name},
+        network=settings.network,
+    )
+
+
+async def serve(settings: InvokerSettings, stop: asyncio.Event) -> None:
+    """Run until ``stop`` is set; every resource is released in reverse order."""
+    db = settings.couchdb
+    topic = f"invoker{settings.instance}"
+    async with contextlib.AsyncExitStack() as stack:
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=32),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+        )
+        stack.push_async_callback(session.close)
+        auth = (db.user, db.password)
+        whisks = CouchDocumentStore(session, db.url, f"{db.db_prefix}whisks", auth)
+        activations = CouchDocumentStore(session, db.url, f"{db.db_prefix}activations", auth)
+        await whisks.ensure([])
+        await activations.ensure([])
+        factory = DockerContainerFactory()
+        stack.callback(factory.close)
+        removed = await factory.remove_labelled({"org.whisk.invoker": settings.unique_name})
+        if removed:
+            log.info("removed %d containers left by an earlier run", removed)
+        network = ActionNetwork(
+            settings.network,
+            settings.network_subnet,
+            settings.network_bridge,
+            egress=settings.action_egress,
+        )
+        await network.ensure()
+        runner = ActionRunner()
+        stack.push_async_callback(runner.close)
+        pool = _pool(settings, factory)
+        stack.push_async_callback(pool.close)
+        await pool.start()
+        bus = KafkaBus(settings.kafka_hosts, client_id=settings.unique_name)
+        await bus.ensure_topics([TopicSpec(topic, INVOKER_TOPIC_RETENTION_MS)])
+        producer = bus.producer()
+        stack.push_async_callback(producer.close)
+        records = ActivationRecords(activations)
+        stack.push_async_callback(records.close)
+        records.start()
+        service = ActivationService(
+            instance=settings.instance,
+            actions=ActionSource(whisks),
+            pool=pool,
+            runner=runner,
+            producer=producer,
+            records=records,
+            runtime_images=settings.runtime_images,
+            api_host=settings.api_host,
+        )
+        consumer = await bus.consumer(topic, topic, "from_start")
+        slots = max(1, settings.user_memory_mb // MEMORY_PER_SLOT_MB)
+        feed = MessageFeed(consumer, service, slots)
+        stack.push_async_callback(feed.drain)  # after the consumer closed: no new work
+        stack.push_async_callback(consumer.close)
+        reading = asyncio.create_task(feed.run())
+        log.info(
+            "%s reading %s (user memory %d MB, %d stem cells)",
+            settings.unique_name,
+            topic,
+            settings.user_memory_mb,
+            pool.prewarm_count,
+        )
+        await stop.wait()
+        await consumer.close()
+        await reading
+
+
+def main() -> int:
+    try:
+        settings = InvokerSettings.from_env()
+    except SettingsError as error:
+        print(f"whisk-invoker: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stdout,
+    )
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, stop)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""One activation on the invoker: from an activation message to a completion and a record.
+
+For each message: fetch the action (by revision, cached), take a container from the pool
+(warm, stem cell or cold) on the action's memory, ``/init`` it if new, ``/run`` it, give the
+container back (destroyed if it timed out, ran out of memory or died), then send the
+completion message to the controller that asked (with the record when a caller blocks) and
+queue the activation record for the database, in that order.
+
+Whatever fails on the way, the activation ends in a record and a completion: a missing
+action is an application error, a blackbox image that cannot start is a developer error,
+and any other failure of the platform is a whisk internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from whisk_services.invoker.actions import ACTION_REMOVED, ActionMissingError, ActionSource
+from whisk_services.invoker.pool import ContainerPool
+from whisk_services.invoker.records import ActivationRecords
+from whisk_services.invoker.runner import ActionCode, ActionRunner, RunResult
+from whisk_services.model.activation import Activation, ActivationResponse, ActivationStatus
+from whisk_services.model.entities import Action
+from whisk_services.model.exec import BlackboxExec, CodeExec
+from whisk_services.model.messages import ActivationMessage, CompletionMessage
+from whisk_services.model.parameters import Parameters
+from whisk_services.model.version import SemVer
+from whisk_services.ports.containers import ContainerError
+from whisk_services.ports.messaging import MessageProducer, MessagingError
+
+log = logging.getLogger("whisk.invoker")
+
+MEMORY_EXHAUSTED = "The action exhausted its memory and was aborted."
+INTERNAL_ERROR = "An internal error occurred while running the action."
+
+
+def image_pull_failed(image: str) -> str:
+    """The developer error of a blackbox image that cannot be started."""
+    return f"Failed to pull container image '{image}'."
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """How the pool must treat an action: the image to run and the key of its stem cells."""
+
+    image: str
+    pool_kind: str
+    code: str | None
+    main: str
+
+
+class UnknownRuntimeError(LookupError):
+    """The action's kind has no runtime image on this invoker."""
+
+
+@dataclass(slots=True)
+class _Outcome:
+    response: ActivationResponse
+    logs: list[str]
+    start_ms: int
+    end_ms: int
+    init_time_ms: int | None = None
+    timed_out: bool = False
+
+
+class ActivationService:
+    """Runs the activation messages of one invoker."""
+
+    def __init__(
+        self,
+        *,
+        instance: int,
+        actions: ActionSource,
+        pool: ContainerPool,
+        runner: ActionRunner,
+        producer: MessageProducer,
+        records: ActivationRecords,
+        runtime_images: Mapping[str, str],
+        api_host: str = "",
+    ) -> None:
+        self._instance = instance
+        self._actions = actions
+        self._pool = pool
+        self._runner = runner
+        self._producer = producer
+        self._records = records
+        self._images = dict(runtime_images)
+        self._api_host = api_host
+        self.completed = 0
+
+    def placement(self, action: Action) -> Placement:
+        """The image and stem-cell key of ``action`` (``python:3`` shares 3.11's cells)."""
+        exec_ = action.exec
+        if isinstance(exec_, BlackboxExec):
+            return Placement(exec_.image, exec_.image, exec_.code, exec_.main or "main")
+        if isinstance(exec_, CodeExec):
+            kind = "python:3.11" if exec_.kind == "python:3" else exec_.kind
+            image = self._images.get(kind)
+            if image is None:
+                raise UnknownRuntimeError(kind)
+            return Placement(image, image, exec_.code, exec_.main or "main")
+        raise UnknownRuntimeError(exec_.kind)
+
+    async def handle(self, message: ActivationMessage) -> Activation:
+        """Run ``message``'s activation; return its record (already sent and queued)."""
+        kind = "unknown"
+        action: Action | None = None
+        try:
+            _rev, action = await self._actions.get(message.action.as_path(), message.revision)
+            kind = action.exec.kind
+            outcome = await self._run(message, action)
+        except ActionMissingError:
+            outcome = _failed(ActivationResponse.application_error({"error": ACTION_REMOVED}))
+        except Exception:
+            log.exception("activation %s failed in the invoker", message.activation_id)
+            outcome = _failed(ActivationResponse.whisk_error(INTERNAL_ERROR))
+        record = self._record(message, action, kind, outcome)
+        await self._complete(message, record)
+        self._records.add(record)
+        self.completed += 1
+        return record
+
+    async def _run(self, message: ActivationMessage, action: Action) -> _Outcome:
+        try:
+            place = self.placement(action)
+        except UnknownRuntimeError as error:
+            return _failed(
+                ActivationResponse.whisk_error(f"The runtime '{error}' is not available here.")
+            )
+        key = f"{message.user.namespace}|{message.action.as_path()}|{message.revision}"
+        try:
+            lease = await self._pool.acquire(
+                key, place.pool_kind, place.image, action.limits.memory
+            )
+        except ContainerError as error:
+            log.warning("no container for %s: %s", message.activation_id, error)
+            if isinstance(action.exec, BlackboxExec):
+                return _failed(ActivationResponse.developer_error(image_pull_failed(place.image)))
+            return _failed(ActivationResponse.whisk_error(INTERNAL_ERROR))
+        healthy = False
+        try:
+            code = ActionCode(
+                name=action.name,
+                code=place.code or "",
+                main=place.main,
+                binary=action.exec.binary,
+                env=self._init_env(message, action),
+                limits=action.limits,
+            )
+            start_ms = _now_ms()
+            result = await self._runner.run(
+                lease.container,
+                code,
+                message.content,
+                activation=self._run_fields(message, action),
+                initialize=lease.needs_init and place.code is not None,
+            )
+            end_ms = max(_now_ms(), start_ms)
+            healthy = result.healthy
+            response = await self._classify(lease.container, result)
+            return _Outcome(
+                response,
+                result.logs,
+                start_ms,
+                end_ms,
+                result.init_time_ms,
+                result.timed_out,
+            )
+        finally:
+            await self._pool.release(lease, healthy=healthy)
+
+    async def _classify(self, container: Any, result: RunResult) -> ActivationResponse:
+        """The run's response, or the memory error when the kernel killed the action."""
+        if result.healthy or result.timed_out:
+            return result.response
+        try:
+            if await container.oom_killed():
+                return ActivationResponse.developer_error(MEMORY_EXHAUSTED)
+        except ContainerError as error:
+            log.warning("cannot inspect container %s: %s", container.id, error)
+        return result.response
+
+    def _run_fields(self, message: ActivationMessage, action: Action) -> dict[str, str]:
+        """The ``/run`` keys the proxy exports as ``__OW_*``."""
+        fields = {
+            "namespace": message.user.namespace,
+            "action_name": f"/{message.action.as_path()}",
+            "action_version": str(action.version),
+            "activation_id": message.activation_id,
+            "transaction_id": message.transid,
+        }
+        if self._api_host:
+            fields["api_host"] = self._api_host
+        if message.api_key is not None and _truthy(action.annotations.get("provide-api-key")):
+            fields["api_key"] = message.api_key
+        return fields
+
+    def _init_env(self, message: ActivationMessage, action: Action) -> dict[str, str]:
+        """``/init``'s environment: the init parameters, then the action's ``__OW_*``."""
+        env: dict[str, str] = {}
+        init_keys = set(message.init_args)
+        for parameter in action.parameters:
+            if parameter.init or parameter.key in init_keys:
+                value = message.content.get(parameter.key, parameter.value)
+                env[parameter.key] = value if isinstance(value, str) else _json(value)
+        env["__OW_NAMESPACE"] = message.user.namespace
+        env["__OW_ACTION_NAME"] = f"/{message.action.as_path()}"
+        env["__OW_ACTION_VERSION"] = str(action.version)
+        if self._api_host:
+            env["__OW_API_HOST"] = self._api_host
+        return env
+
+    def _record(
+        self,
+        message: ActivationMessage,
+        action: Action | None,
+        kind: str,
+        outcome: _Outcome,
+    ) -> Activation:
+        annotations: list[tuple[str, Any]] = [("path", message.action.as_path())]
+        if message.accepted_ms:
+            annotations.append(("waitTime", max(0, outcome.start_ms - message.accepted_ms)))
+        annotations.append(("kind", kind))
+        annotations.append(("timeout", outcome.timed_out))
+        if action is not None:
+            annotations.append(("limits", action.limits.to_api()))
+        if outcome.init_time_ms is not None:
+            annotations.append(("initTime", outcome.init_time_ms))
+        return Activation(
+            namespace=message.user.namespace,
+            name=message.action.name,
+            subject=message.user.subject,
+            activation_id=message.activation_id,
+            start=outcome.start_ms,
+            end=outcome.end_ms,
+            response=outcome.response,
+            version=action.version if action is not None else SemVer(),
+            cause=message.cause,
+            logs=tuple(outcome.logs),
+            annotations=Parameters.from_dict(dict(annotations)),
+        )
+
+    async def _complete(self, message: ActivationMessage, record: Activation) -> None:
+        completion = CompletionMessage(
+            transid=message.transid,
+            activation_id=message.activation_id,
+            invoker=self._instance,
+            is_system_error=record.response.status is ActivationStatus.WHISK_ERROR,
+            activation=record.to_api() if message.blocking else None,
+        )
+        try:
+            await self._producer.send(f"completed{message.controller}", completion.encode())
+        except MessagingError as error:  # the record still lands; the caller polls for it
+            log.warning("completion of %s not sent: %s", message.activation_id, error)
+
+
+def _failed(response: ActivationResponse) -> _Outcome:
+    now = _now_ms()
+    return _Outcome(response, [], now, now)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
