@@ -65,13 +65,21 @@ class CouchDBSettings:
 
 @dataclass(frozen=True, slots=True)
 class ControllerSettings:
-    """`whisk-controller`: where it listens and where its databases are."""
+    """`whisk-controller`: where it listens, its databases, and its Kafka invoke path.
+
+    Without ``kafka_hosts`` the controller serves the API but has no invoke path (invokes
+    answer 503). ``invokers`` are the invoker instances it sends activations to;
+    ``blocking_wait_s`` is the most a blocking invoke waits for its result.
+    """
 
     host: str
     port: int
     instance: int
     couchdb: CouchDBSettings
     log_level: str
+    kafka_hosts: str | None = None
+    invokers: tuple[int, ...] = (0,)
+    blocking_wait_s: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ControllerSettings:
@@ -90,7 +98,53 @@ class ControllerSettings:
             instance=instance,
             couchdb=CouchDBSettings.from_env(source, prefix),
             log_level=log_level,
+            kafka_hosts=_kafka_hosts(source, f"{prefix}KAFKA_HOSTS"),
+            invokers=_instances(source, f"{prefix}INVOKERS", "0"),
+            blocking_wait_s=_positive(source, f"{prefix}BLOCKING_WAIT_S", 60.0),
         )
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _kafka_hosts(env: Mapping[str, str], name: str) -> str | None:
+    """An optional bootstrap list ``host:port[,host:port...]``; unset or empty is None."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    hosts = [part.strip() for part in raw.split(",")]
+    for host in hosts:
+        address, sep, port = host.rpartition(":")
+        if not sep or not address or not _digits(port) or not 0 < int(port) < 65536:
+            raise SettingsError(f"{name} must be a comma-separated list of HOST:PORT, not {raw!r}")
+    return ",".join(hosts)
+
+
+def _instances(env: Mapping[str, str], name: str, default: str) -> tuple[int, ...]:
+    """A non-empty comma-separated list of distinct instance numbers (>= 0)."""
+    raw = env.get(name, default)
+    parts = [part.strip() for part in raw.split(",")]
+    if not all(_digits(part) for part in parts):
+        raise SettingsError(
+            f"{name} must be a comma-separated list of instance numbers >= 0, not {raw!r}"
+        )
+    numbers = tuple(int(part) for part in parts)
+    if len(set(numbers)) != len(numbers):
+        raise SettingsError(f"{name} lists an instance twice: {raw!r}")
+    return numbers
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    """A number > 0 (seconds)."""
+    raw = env.get(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds > 0, not {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{name} must be a number of seconds > 0, not {raw!r}")
+    return value
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float) -> float:

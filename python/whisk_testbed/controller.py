@@ -8,11 +8,17 @@ import os
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from whisk_testbed.couchdb import CouchDBServer
 from whisk_testbed.network import LOOPBACK, free_port
 from whisk_testbed.server import LoopbackServer
+
+# The invoke path is the test's choice alone, never the environment's.
+_SET_HERE_ONLY = frozenset(
+    {"WHISK_CONTROLLER_KAFKA_HOSTS", "WHISK_CONTROLLER_INVOKERS", "WHISK_CONTROLLER_INSTANCE"}
+)
 
 
 class ControllerProcess(LoopbackServer):
@@ -20,12 +26,25 @@ class ControllerProcess(LoopbackServer):
 
     name = "controller"
 
-    def __init__(self, workdir: Path, couchdb: CouchDBServer, db_prefix: str = "test_") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        couchdb: CouchDBServer,
+        db_prefix: str = "test_",
+        *,
+        kafka_hosts: str | None = None,
+        invokers: Sequence[int] | None = None,
+        instance: int | None = None,
+    ) -> None:
+        """Without ``kafka_hosts`` the controller has no invoke path (invokes answer 503);
+        ``invokers`` are the invoker instances it sends to (default: invoker 0);
+        ``instance`` is the controller's number (default 0), naming its `completed<M>`."""
         super().__init__(workdir)
         self.port = free_port()
         user, password = couchdb.admin_auth
+        inherited = {k: v for k, v in os.environ.items() if k not in _SET_HERE_ONLY}
         self.env = {
-            **os.environ,
+            **inherited,
             "WHISK_CONTROLLER_HOST": LOOPBACK,
             "WHISK_CONTROLLER_PORT": str(self.port),
             "WHISK_CONTROLLER_COUCHDB_URL": couchdb.url,
@@ -33,6 +52,12 @@ class ControllerProcess(LoopbackServer):
             "WHISK_CONTROLLER_COUCHDB_PASSWORD": password,
             "WHISK_CONTROLLER_DB_PREFIX": db_prefix,
         }
+        if kafka_hosts is not None:
+            self.env["WHISK_CONTROLLER_KAFKA_HOSTS"] = kafka_hosts
+        if invokers is not None:
+            self.env["WHISK_CONTROLLER_INVOKERS"] = ",".join(str(n) for n in invokers)
+        if instance is not None:
+            self.env["WHISK_CONTROLLER_INSTANCE"] = str(instance)
 
     @property
     def url(self) -> str:

@@ -10,6 +10,7 @@ from whisk_services.controller import errors
 from whisk_services.controller.auth import Authenticator
 from whisk_services.controller.cache import CachedDocuments
 from whisk_services.controller.errors import ApiError
+from whisk_services.controller.invocations import Invocations
 from whisk_services.model.entities import Package
 from whisk_services.model.identity import Identity
 from whisk_services.model.limits import DEFAULT_BOUNDS, LimitBounds
@@ -31,6 +32,8 @@ class Services:
     subjects: CachedDocuments
     bounds: LimitBounds = DEFAULT_BOUNDS
     build: str = "whisk-services"
+    # The Kafka invoke path; None when the controller runs without Kafka (invokes are 503).
+    invocations: Invocations | None = None
 
 
 SERVICES = web.AppKey("services", Services)

@@ -17,6 +17,10 @@ NOT_JSON_OBJECT = "The request content was malformed:\nthe body must be a JSON o
 REQUEST_TOO_LARGE = "The request content was malformed:\nrequest entity too large"
 INTERNAL = "Internal server error."
 NO_INVOKERS = "No invokers available."
+QUEUE_UNAVAILABLE = "No invokers available: the activation could not be queued. Try again later."
+RESERVED_PARAMETERS = "Request defines parameters that are not allowed (e.g., reserved properties)."
+SEQUENCE_NOT_YET = "Sequences cannot be invoked yet."
+BAD_TIMEOUT = "The parameter 'timeout' must be a positive integer (milliseconds)."
 BINDING_OPERATION = "Operation not permitted on package binding."
 
 

@@ -1,4 +1,10 @@
-"""`whisk-controller`: read the settings, open the databases, serve the API until stopped."""
+"""`whisk-controller`: read the settings, open the databases and Kafka, serve the API until
+stopped.
+
+With Kafka configured, the controller creates its topics, opens its producer and the
+consumer of its completions before it accepts requests, so no completion of an activation
+it sent can be missed; without Kafka it serves the API with invokes answering 503.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,10 @@ import sys
 from aiohttp import web
 
 from whisk_services import __version__
+from whisk_services.adapters.kafka_bus import KafkaBus
 from whisk_services.controller.app import build_app
 from whisk_services.controller.auth import Authenticator
+from whisk_services.controller.balancer import Balancer
 from whisk_services.controller.cache import CachedDocuments
 from whisk_services.controller.changes import ChangeFollower
 from whisk_services.controller.context import Services
@@ -22,6 +30,9 @@ from whisk_services.controller.indexes import (
     SUBJECTS_INDEXES,
     WHISKS_INDEXES,
 )
+from whisk_services.controller.invocations import Invocations
+from whisk_services.ports.documents import DocumentStore
+from whisk_services.ports.messaging import MessagingError
 from whisk_services.settings import ControllerSettings, SettingsError
 
 log = logging.getLogger("whisk.controller")
@@ -30,10 +41,34 @@ log = logging.getLogger("whisk.controller")
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs tid=%{X-Request-ID}o'
 
 
+async def open_invocations(
+    settings: ControllerSettings, activations: DocumentStore
+) -> Invocations | None:
+    """The Kafka invoke path, or None without ``KAFKA_HOSTS``."""
+    if settings.kafka_hosts is None:
+        log.warning("no WHISK_CONTROLLER_KAFKA_HOSTS: invokes answer 503")
+        return None
+    invocations = await Invocations.open(
+        KafkaBus(settings.kafka_hosts, client_id=f"controller{settings.instance}"),
+        activations,
+        Balancer(settings.invokers),
+        settings.instance,
+        max_wait_s=settings.blocking_wait_s,
+    )
+    log.info(
+        "controller%d sends to invokers %s through kafka %s",
+        settings.instance,
+        ",".join(map(str, settings.invokers)),
+        settings.kafka_hosts,
+    )
+    return invocations
+
+
 async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
     databases = Databases(settings.couchdb)
     followers: list[ChangeFollower] = []
     runner: web.AppRunner | None = None
+    invocations: Invocations | None = None
     try:
         subjects = databases.store("subjects")
         whisks = databases.store("whisks")
@@ -44,6 +79,7 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
         subjects_feed = ChangeFollower(databases.store("subjects"))
         whisks_feed = ChangeFollower(databases.store("whisks"))
         followers = [subjects_feed, whisks_feed]
+        invocations = await open_invocations(settings, activations)
         services = Services(
             whisks=CachedDocuments(whisks, whisks_feed),
             whisks_store=whisks,
@@ -51,6 +87,7 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
             authenticator=Authenticator(subjects, subjects_feed),
             subjects=CachedDocuments(subjects, subjects_feed),
             build=f"whisk-services {__version__}",
+            invocations=invocations,
         )
         for follower in followers:
             await follower.start()
@@ -68,6 +105,8 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
     finally:
         if runner is not None:
             await runner.cleanup()
+        if invocations is not None:
+            await invocations.close()
         for follower in followers:
             await follower.stop()
         await databases.close()
@@ -92,8 +131,12 @@ def main() -> int:
             loop.add_signal_handler(sig, stop.set)
         await serve(settings, stop)
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run())
+    except MessagingError as error:
+        print(f"whisk-controller: kafka unavailable at start: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -62,6 +62,25 @@ OPERATIONS: tuple[tuple[str, str, str, bool, bool], ...] = (
 )
 
 
+# Answers besides 200 and the error body: an invoke that is not (yet) finished answers 202
+# with the activation id.
+ACCEPTED = {
+    "description": "Accepted: the activation id",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["activationId"],
+                "properties": {"activationId": {"type": "string"}},
+            }
+        }
+    },
+}
+EXTRA_RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/api/v1/namespaces/{namespace}/actions/{actionName}"): {"202": ACCEPTED},
+}
+
+
 def _operation(summary: str, authenticated: bool, body: bool, path: str) -> dict[str, Any]:
     parameters = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -100,7 +119,9 @@ def openapi_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary, authenticated, body in OPERATIONS:
         full = f"/api/v1{path}"
-        paths.setdefault(full, {})[method] = _operation(summary, authenticated, body, full)
+        operation = _operation(summary, authenticated, body, full)
+        operation["responses"].update(EXTRA_RESPONSES.get((method, full), {}))
+        paths.setdefault(full, {})[method] = operation
     return {
         "openapi": "3.0.3",
         "info": {"title": "OpenWhisk REST API", "version": __version__},

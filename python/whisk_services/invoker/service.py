@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from whisk_services.invoker.actions import ACTION_REMOVED, ActionMissingError, ActionSource
@@ -37,6 +37,8 @@ log = logging.getLogger("whisk.invoker")
 
 MEMORY_EXHAUSTED = "The action exhausted its memory and was aborted."
 INTERNAL_ERROR = "An internal error occurred while running the action."
+# Kafka's default largest message is 1 MB; a result may be 1 MB by itself.
+MAX_COMPLETION_BYTES = 900 * 1024
 
 
 def image_pull_failed(image: str) -> str:
@@ -250,15 +252,21 @@ class ActivationService:
         )
 
     async def _complete(self, message: ActivationMessage, record: Activation) -> None:
+        """Send the completion: with the record (logs left out, as a blocking answer has
+        none) when a caller blocks and it fits one Kafka message, else the id alone (the
+        controller then reads the record from the database)."""
         completion = CompletionMessage(
             transid=message.transid,
             activation_id=message.activation_id,
             invoker=self._instance,
             is_system_error=record.response.status is ActivationStatus.WHISK_ERROR,
-            activation=record.to_api() if message.blocking else None,
+            activation={**record.to_api(), "logs": []} if message.blocking else None,
         )
+        encoded = completion.encode()
+        if len(encoded) > MAX_COMPLETION_BYTES:
+            encoded = replace(completion, activation=None).encode()
         try:
-            await self._producer.send(f"completed{message.controller}", completion.encode())
+            await self._producer.send(f"completed{message.controller}", encoded)
         except MessagingError as error:  # the record still lands; the caller polls for it
             log.warning("completion of %s not sent: %s", message.activation_id, error)
 

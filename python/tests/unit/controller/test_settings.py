@@ -26,6 +26,29 @@ def test_defaults_follow_openwhisk_ports() -> None:
     assert second.port == 10002
 
 
+def test_without_kafka_there_is_no_invoke_path_and_defaults_hold() -> None:
+    settings = ControllerSettings.from_env(VALID)
+    assert settings.kafka_hosts is None
+    assert settings.invokers == (0,)
+    assert settings.blocking_wait_s == 60.0
+    empty = ControllerSettings.from_env({**VALID, "WHISK_CONTROLLER_KAFKA_HOSTS": " "})
+    assert empty.kafka_hosts is None
+
+
+def test_kafka_invokers_and_blocking_wait_are_read() -> None:
+    settings = ControllerSettings.from_env(
+        {
+            **VALID,
+            "WHISK_CONTROLLER_KAFKA_HOSTS": "127.0.0.1:9092, kafka1:9093",
+            "WHISK_CONTROLLER_INVOKERS": "0, 2,5",
+            "WHISK_CONTROLLER_BLOCKING_WAIT_S": "2.5",
+        }
+    )
+    assert settings.kafka_hosts == "127.0.0.1:9092,kafka1:9093"
+    assert settings.invokers == (0, 2, 5)
+    assert settings.blocking_wait_s == 2.5
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -37,6 +60,22 @@ def test_defaults_follow_openwhisk_ports() -> None:
         ({"WHISK_CONTROLLER_INSTANCE": "-1"}, "WHISK_CONTROLLER_INSTANCE must be a number"),
         ({"WHISK_CONTROLLER_LOG_LEVEL": "LOUD"}, "WHISK_CONTROLLER_LOG_LEVEL must be"),
         ({"WHISK_CONTROLLER_DB_PREFIX": "1x"}, "WHISK_CONTROLLER_DB_PREFIX must be"),
+        ({"WHISK_CONTROLLER_KAFKA_HOSTS": "kafka"}, "WHISK_CONTROLLER_KAFKA_HOSTS must be"),
+        ({"WHISK_CONTROLLER_KAFKA_HOSTS": "k:9092,"}, "WHISK_CONTROLLER_KAFKA_HOSTS must be"),
+        ({"WHISK_CONTROLLER_KAFKA_HOSTS": ":9092"}, "WHISK_CONTROLLER_KAFKA_HOSTS must be"),
+        ({"WHISK_CONTROLLER_KAFKA_HOSTS": "k:0"}, "WHISK_CONTROLLER_KAFKA_HOSTS must be"),
+        ({"WHISK_CONTROLLER_KAFKA_HOSTS": "k:port"}, "WHISK_CONTROLLER_KAFKA_HOSTS must be"),
+        ({"WHISK_CONTROLLER_INVOKERS": ""}, "WHISK_CONTROLLER_INVOKERS must be"),
+        ({"WHISK_CONTROLLER_INVOKERS": "0,,1"}, "WHISK_CONTROLLER_INVOKERS must be"),
+        ({"WHISK_CONTROLLER_INVOKERS": "-1"}, "WHISK_CONTROLLER_INVOKERS must be"),
+        ({"WHISK_CONTROLLER_INVOKERS": "invoker0"}, "WHISK_CONTROLLER_INVOKERS must be"),
+        ({"WHISK_CONTROLLER_INVOKERS": "\u00b2"}, "WHISK_CONTROLLER_INVOKERS must be"),
+        ({"WHISK_CONTROLLER_INVOKERS": "1,1"}, "WHISK_CONTROLLER_INVOKERS lists an instance"),
+        ({"WHISK_CONTROLLER_BLOCKING_WAIT_S": "0"}, "WHISK_CONTROLLER_BLOCKING_WAIT_S must be"),
+        ({"WHISK_CONTROLLER_BLOCKING_WAIT_S": "-1"}, "WHISK_CONTROLLER_BLOCKING_WAIT_S must be"),
+        ({"WHISK_CONTROLLER_BLOCKING_WAIT_S": "soon"}, "WHISK_CONTROLLER_BLOCKING_WAIT_S must"),
+        ({"WHISK_CONTROLLER_BLOCKING_WAIT_S": "nan"}, "WHISK_CONTROLLER_BLOCKING_WAIT_S must be"),
+        ({"WHISK_CONTROLLER_BLOCKING_WAIT_S": "inf"}, "WHISK_CONTROLLER_BLOCKING_WAIT_S must be"),
     ],
 )
 def test_bad_settings_name_the_variable(change: dict[str, str], message: str) -> None:

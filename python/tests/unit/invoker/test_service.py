@@ -159,10 +159,27 @@ def test_a_run_ends_in_a_completion_then_a_record() -> None:
         (completion,) = bed.completions()
         assert completion.invoker == 3
         assert completion.is_system_error is False
-        assert completion.activation == record.to_api()
+        assert completion.activation == {**record.to_api(), "logs": []}
         stored = await bed.activations.get(record.doc_id())
         assert stored is not None
         assert Activation.from_doc(stored.body) == record
+
+    run(body)
+
+
+def test_a_record_too_large_for_kafka_travels_as_its_id() -> None:
+    def big(*_: Any) -> RunResult:
+        return RunResult(ActivationResponse.success({"blob": "x" * 950_000}), [], None, 1)
+
+    async def body() -> None:
+        bed = Bed(big)
+        await bed.start()
+        rev = await bed.store_action("hello", PY_HELLO)
+        record = await bed.service.handle(message(rev))
+        await bed.stop()
+        (completion,) = bed.completions()
+        assert completion.activation is None
+        assert completion.activation_id == record.activation_id
 
     run(body)
 

@@ -1,13 +1,21 @@
-"""`/namespaces/{ns}/actions`: list, get, create or update, delete, and invoke actions."""
+"""`/namespaces/{ns}/actions`: list, get, create or update, delete, and invoke actions.
+
+An invoke sends an activation message to an invoker through Kafka (``Invocations``) and
+answers at once with the activation id (202), or, when the caller blocks, with the
+activation once it completed (or with the id when the wait ends first).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
+from typing import Any
 
 from aiohttp import web
 
 from whisk_services.controller import errors
+from whisk_services.controller.auth import parse_basic
 from whisk_services.controller.context import (
     caller,
     check_action_right,
@@ -17,13 +25,23 @@ from whisk_services.controller.context import (
     services,
 )
 from whisk_services.controller.errors import ApiError
+from whisk_services.controller.invocations import Finished
+from whisk_services.controller.middleware import transaction_id
 from whisk_services.controller.requests import flag, json_object, paging
 from whisk_services.controller.routes._stored import remove, replaceable, save, stored
+from whisk_services.model.activation import ActivationStatus, new_activation_id
 from whisk_services.model.entities import Action, Package
-from whisk_services.model.names import EntityPath, validate_entity_name
-from whisk_services.ports.documents import Document
+from whisk_services.model.exec import SequenceExec
+from whisk_services.model.identity import Identity
+from whisk_services.model.messages import ActivationMessage, MessageUser
+from whisk_services.model.names import EntityPath, FullyQualifiedName, validate_entity_name
+from whisk_services.ports.documents import Document, JsonObject
+from whisk_services.ports.messaging import MessagingError
 
 routes = web.RouteTableDef()
+log = logging.getLogger("whisk.controller")
+
+ACTIVATION_ID_HEADER = "x-openwhisk-activation-id"
 
 MAX_EXEC_BYTES = 48 * 1024 * 1024
 MAX_PARAMETERS_BYTES = 1024 * 1024
@@ -41,7 +59,12 @@ async def _located(request: web.Request, read_only: bool = False) -> tuple[Entit
     may read (a published one), else 403. A read through a binding is resolved to the bound
     package's path.
     """
-    identity = await caller(request)
+    return await _locate(request, await caller(request), read_only)
+
+
+async def _locate(
+    request: web.Request, identity: Identity, read_only: bool
+) -> tuple[EntityPath, str]:
     segments = request.match_info["name"].split("/")
     if len(segments) > 2 or not all(segments):
         raise ApiError(400, errors.MALFORMED_JSON.format(detail="malformed action name"))
@@ -148,13 +171,109 @@ async def delete_action(request: web.Request) -> web.Response:
     return web.json_response(Action.from_doc(doc.body).to_api())
 
 
+def _truthy(value: object) -> bool:
+    """An annotation that is on: `true` (or the string "true", as the invoker reads it)."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _timeout_s(request: web.Request) -> float | None:
+    """`?timeout=<ms>` in seconds: a positive integer, or None when absent."""
+    raw = request.query.get("timeout")
+    if raw is None or raw == "":
+        return None
+    if not (raw.isascii() and raw.isdigit()) or int(raw) <= 0:
+        raise ApiError(400, errors.BAD_TIMEOUT)
+    return int(raw) / 1000
+
+
+def _arguments(action: Action, payload: dict[str, Any]) -> tuple[JsonObject, tuple[str, ...]]:
+    """The activation's parameters (the action's, overridden by the payload) and the keys
+    of those the action exports at `/init`.
+
+    A `final` action's defined parameters (those with a value) cannot be overridden.
+    """
+    if _truthy(action.annotations.get("final")):
+        defined = {p.key for p in action.parameters if p.value is not None}
+        if not defined.isdisjoint(payload):
+            raise ApiError(400, errors.RESERVED_PARAMETERS)
+    content = {**action.parameters.to_dict(), **payload}
+    return content, tuple(p.key for p in action.parameters if p.init)
+
+
+def _answer(activation_id: str, finished: Finished | None, result_only: bool) -> web.Response:
+    """202 with the id when not (yet) finished; else the record without its logs (or only
+    its result): 200 on success, 500 on a whisk error, 502 on the action's own failure."""
+    headers = {ACTIVATION_ID_HEADER: activation_id}
+    if finished is None:
+        return web.json_response({"activationId": activation_id}, status=202, headers=headers)
+    status = _STATUS_CODES[finished.status]
+    body: Any
+    if result_only:
+        response = finished.record.get("response")
+        result = response.get("result") if isinstance(response, dict) else None
+        body = {} if result is None else result
+    else:
+        body = {**finished.record, "logs": []}
+    return web.json_response(body, status=status, headers=headers)
+
+
+_STATUS_CODES = {
+    ActivationStatus.SUCCESS: 200,
+    ActivationStatus.APPLICATION_ERROR: 502,
+    ActivationStatus.DEVELOPER_ERROR: 502,
+    ActivationStatus.WHISK_ERROR: 500,
+}
+
+
 @routes.post("/api/v1/namespaces/{namespace}/actions/{name:.+}")
 async def invoke_action(request: web.Request) -> web.Response:
-    path, name = await _located(request, read_only=True)
-    await _stored_action(request, f"{path}/{name}")
+    identity = await caller(request)
+    path, name = await _locate(request, identity, read_only=True)
+    doc = await _stored_action(request, f"{path}/{name}")
     payload = await request.read()
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ApiError(413, errors.too_large("Request", len(payload), MAX_PAYLOAD_BYTES))
-    await json_object(request)
-    # The invocation path (Kafka, invokers) is the next issue's: until then, say so.
-    raise ApiError(503, errors.NO_INVOKERS)
+    body = await json_object(request)
+    result_only = flag(request, "result")
+    blocking = result_only or flag(request, "blocking")
+    timeout_s = _timeout_s(request)
+    action = Action.from_doc(doc.body)
+    if isinstance(action.exec, SequenceExec):
+        # Sequences (the controller chaining one activation per component) arrive with a
+        # later issue; until then, say so rather than run them wrongly.
+        raise ApiError(501, errors.SEQUENCE_NOT_YET)
+    content, init_args = _arguments(action, body)
+    invocations = services(request).invocations
+    if invocations is None:
+        raise ApiError(503, errors.NO_INVOKERS)
+    api_key = None
+    if _truthy(action.annotations.get("provide-api-key")):
+        api_key = parse_basic(request.headers.get("Authorization")).compact()
+    message = ActivationMessage(
+        transid=transaction_id(request),
+        action=FullyQualifiedName(path, name),
+        action_version=str(action.version),
+        revision=doc.rev,
+        user=MessageUser(identity.subject, identity.namespace, identity.uuid),
+        activation_id=new_activation_id(),
+        controller=invocations.controller,
+        blocking=blocking,
+        content=content,
+        init_args=init_args,
+        api_key=api_key,
+        accepted_ms=time.time_ns() // 1_000_000,
+    )
+    try:
+        if not blocking:
+            await invocations.send(message)
+            return _answer(message.activation_id, None, result_only)
+        wait_s = invocations.max_wait_s
+        if timeout_s is not None:
+            wait_s = min(wait_s, timeout_s)
+        finished = await invocations.send_and_wait(message, wait_s)
+    except MessagingError as error:
+        log.warning(
+            "[%s] activation %s not queued: %s", message.transid, message.activation_id, error
+        )
+        raise ApiError(503, errors.QUEUE_UNAVAILABLE) from error
+    return _answer(message.activation_id, finished, result_only)

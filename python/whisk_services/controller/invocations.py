@@ -1,0 +1,288 @@
+"""Send activation messages to the invokers and wait for their completions.
+
+One producer sends each ``ActivationMessage`` to topic ``invoker<N>`` (N chosen by the
+balancer); one consumer reads this controller's ``completed<M>`` topic and resolves the
+waiter of each blocking activation by id. A blocking caller registers its waiter before the
+message leaves, so a fast completion cannot slip by.
+
+A completion may be lost (an invoker restart, a broker hiccup), so a waiting caller also
+looks for the activation record in the activations store, cheaply and rarely: 1 s after the
+send, then every 2 s, then every 15 s once 15 s have passed. A completion that carries only
+the activation id (no record) is answered from the store too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from whisk_services.controller.balancer import Balancer
+from whisk_services.model.activation import Activation, ActivationStatus
+from whisk_services.model.errors import ModelError
+from whisk_services.model.messages import ActivationMessage, CompletionMessage
+from whisk_services.ports.documents import DocumentStore, DocumentStoreError, JsonObject
+from whisk_services.ports.messaging import (
+    MessageBus,
+    MessageConsumer,
+    MessageProducer,
+    MessagingError,
+    TopicSpec,
+)
+
+log = logging.getLogger("whisk.controller.invocations")
+
+HOUR_MS = 3_600_000
+COMPLETED_RETENTION_MS = HOUR_MS
+INVOKER_RETENTION_MS = 48 * HOUR_MS
+
+# After a completion without its record, the record is written by the invoker shortly
+# after: look again soon, backing off to this interval.
+AFTER_COMPLETION_FIRST_S = 0.05
+AFTER_COMPLETION_MAX_S = 2.0
+
+PollSchedule = Callable[[], Iterable[float]]
+"""Makes the offsets (seconds after the send, increasing) at which to read the store."""
+
+_STATUS_BY_LABEL = {status.label: status for status in ActivationStatus}
+
+
+def invoker_topic(invoker: int) -> str:
+    """The topic invoker ``invoker`` reads its activation messages from."""
+    return f"invoker{invoker}"
+
+
+def completed_topic(controller: int) -> str:
+    """The topic controller ``controller`` reads its completions from."""
+    return f"completed{controller}"
+
+
+def topics(controller: int, invokers: Sequence[int]) -> list[TopicSpec]:
+    """The topics a controller needs: its completions (1 h) and each invoker's (48 h)."""
+    return [
+        TopicSpec(completed_topic(controller), COMPLETED_RETENTION_MS),
+        *(TopicSpec(invoker_topic(n), INVOKER_RETENTION_MS) for n in invokers),
+    ]
+
+
+def store_poll_offsets() -> Iterator[float]:
+    """1 s, then every 2 s up to 15 s, then every 15 s: 1, 3, 5, ..., 15, 30, 45, ..."""
+    yield from (float(s) for s in range(1, 16, 2))
+    yield from (float(s) for s in itertools.count(30, 15))
+
+
+def _after_completion_offsets(since: float) -> Iterator[float]:
+    delay, at = AFTER_COMPLETION_FIRST_S, since
+    while True:
+        at += delay
+        yield at
+        delay = min(delay * 2, AFTER_COMPLETION_MAX_S)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A completed activation: its record in API shape (logs included) and its status."""
+
+    record: JsonObject
+    status: ActivationStatus
+
+
+def _status_of(record: JsonObject) -> ActivationStatus | None:
+    response = record.get("response")
+    if not isinstance(response, dict):
+        return None
+    label = response.get("status")
+    return _STATUS_BY_LABEL.get(label) if isinstance(label, str) else None
+
+
+class Invocations:
+    """The controller's invoke path: sends activations, resolves waiting callers."""
+
+    def __init__(
+        self,
+        producer: MessageProducer,
+        activations: DocumentStore,
+        balancer: Balancer,
+        controller: int,
+        *,
+        max_wait_s: float = 60.0,
+        poll_offsets: PollSchedule = store_poll_offsets,
+    ) -> None:
+        self.controller = controller
+        self.max_wait_s = max_wait_s
+        self.balancer = balancer
+        self._producer = producer
+        self._activations = activations
+        self._poll_offsets = poll_offsets
+        self._waiters: dict[str, asyncio.Future[CompletionMessage]] = {}
+        self._consumer: MessageConsumer | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        bus: MessageBus,
+        activations: DocumentStore,
+        balancer: Balancer,
+        controller: int,
+        *,
+        max_wait_s: float = 60.0,
+        poll_offsets: PollSchedule = store_poll_offsets,
+    ) -> Invocations:
+        """Create the topics, the producer and the completion consumer (reading from now
+        on), and start following completions. ``close`` releases all of it."""
+        await bus.ensure_topics(topics(controller, balancer.invokers))
+        producer = bus.producer()
+        completed = completed_topic(controller)
+        try:
+            consumer = await bus.consumer(completed, completed, "from_end")
+        except BaseException:
+            await producer.close()
+            raise
+        invocations = cls(
+            producer,
+            activations,
+            balancer,
+            controller,
+            max_wait_s=max_wait_s,
+            poll_offsets=poll_offsets,
+        )
+        invocations.follow(consumer)
+        return invocations
+
+    def follow(self, consumer: MessageConsumer) -> None:
+        """Read completions from ``consumer`` in a task until ``close``."""
+        self._consumer = consumer
+        self._reader = asyncio.create_task(self._read(consumer), name="completions")
+
+    async def close(self) -> None:
+        """Stop following completions; close the consumer and the producer."""
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+        if self._consumer is not None:
+            await self._consumer.close()
+            self._consumer = None
+        await self._producer.close()
+
+    @property
+    def pending(self) -> int:
+        """How many blocking callers wait for a completion."""
+        return len(self._waiters)
+
+    async def _read(self, consumer: MessageConsumer) -> None:
+        while True:
+            try:
+                raw = await consumer.receive()
+            except MessagingError:
+                return  # closed
+            try:
+                self.complete(raw)
+            except Exception:  # a bug must not stop the completions of everyone else
+                log.exception("failed to handle a completion message")
+
+    def complete(self, raw: bytes) -> None:
+        """Resolve the waiter of the completion ``raw``; ignore unknown or malformed ones."""
+        try:
+            completion = CompletionMessage.decode(raw)
+        except ModelError as error:
+            log.warning("ignoring a malformed completion message: %s", error)
+            return
+        # Unknown ids: non-blocking activations, callers that gave up, another controller's.
+        waiter = self._waiters.pop(completion.activation_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(completion)
+
+    async def send(self, message: ActivationMessage) -> None:
+        """Send ``message`` to its invoker; return once the broker acknowledged it.
+
+        Raises MessagingError when the broker refused or could not be reached.
+        """
+        invoker = self.balancer.choose(message.user.namespace, message.action)
+        await self._producer.send(invoker_topic(invoker), message.encode())
+
+    async def send_and_wait(self, message: ActivationMessage, wait_s: float) -> Finished | None:
+        """Send ``message`` and wait up to ``wait_s`` for the activation to complete.
+
+        Returns the finished activation, or None when the wait ended first (the activation
+        may still complete later). Raises MessagingError when the send failed; no waiter
+        is left behind either way.
+        """
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[CompletionMessage] = loop.create_future()
+        activation_id = message.activation_id
+        self._waiters[activation_id] = waiter
+        try:
+            start = loop.time()
+            await self.send(message)
+            return await self._wait(message, waiter, start, start + wait_s)
+        finally:
+            self._waiters.pop(activation_id, None)
+
+    async def _wait(
+        self,
+        message: ActivationMessage,
+        waiter: asyncio.Future[CompletionMessage],
+        start: float,
+        deadline: float,
+    ) -> Finished | None:
+        loop = asyncio.get_running_loop()
+        doc_id = f"{message.user.namespace}/{message.activation_id}"
+        offsets = iter(self._poll_offsets())
+        next_poll = next(offsets, None)
+        completion: asyncio.Future[CompletionMessage] | None = waiter
+        while True:
+            now = loop.time()
+            wake = deadline if next_poll is None else min(start + next_poll, deadline)
+            if wake > now:
+                if completion is not None:
+                    await asyncio.wait((completion,), timeout=wake - now)
+                else:
+                    await asyncio.sleep(wake - now)
+            if completion is not None and completion.done():
+                finished = await self._from_completion(completion.result(), doc_id)
+                if finished is not None:
+                    return finished
+                # A completion without the record: the record lands in the store shortly.
+                completion = None
+                offsets = _after_completion_offsets(loop.time() - start)
+                next_poll = next(offsets)
+                continue
+            now = loop.time()
+            if next_poll is not None and now >= start + next_poll:
+                finished = await self._from_store(doc_id)
+                if finished is not None:
+                    return finished
+                next_poll = next(offsets, None)
+                continue
+            if now >= deadline:
+                return None
+
+    async def _from_completion(self, completion: CompletionMessage, doc_id: str) -> Finished | None:
+        record = completion.activation
+        if record is not None:
+            status = _status_of(record)
+            if status is not None:
+                return Finished(record, status)
+            log.warning("completion of %s has a malformed record", completion.activation_id)
+        return await self._from_store(doc_id)
+
+    async def _from_store(self, doc_id: str) -> Finished | None:
+        try:
+            doc = await self._activations.get(doc_id)
+        except DocumentStoreError as error:
+            log.warning("cannot read activation %s: %s", doc_id, error)
+            return None
+        if doc is None:
+            return None
+        try:
+            activation = Activation.from_doc(doc.body)
+        except ModelError as error:
+            log.warning("activation %s is malformed in the store: %s", doc_id, error)
+            return None
+        return Finished(activation.to_api(), activation.response.status)
