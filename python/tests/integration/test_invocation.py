@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import socket
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +19,9 @@ import docker
 import docker.errors
 import pytest
 
-from tests.integration.conftest import _serve
-from tests.integration.controller_support import Client, fresh
-from whisk_testbed.controller import ControllerProcess
+from tests.integration.controller_support import fresh
+from tests.integration.platform_support import Platform, run_platform
 from whisk_testbed.couchdb import CouchDBServer
-from whisk_testbed.invoker import InvokerProcess
 from whisk_testbed.kafka import KafkaBroker
 
 pytestmark = pytest.mark.integration
@@ -33,8 +29,7 @@ pytestmark = pytest.mark.integration
 DB_PREFIX = "invocation_"
 NETWORK = ("whisk-test-invocation", "172.31.253.0/24", "whisktinv0")
 GATEWAY = "172.31.253.1"
-INVOKER = 5  # an instance number no other test module uses on the session broker
-CONTROLLER = 5
+INSTANCE = 5  # controller and invoker number, used by no other module on the session broker
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 
 HOSTNAME_PY = (
@@ -45,88 +40,18 @@ HOSTNAME_PY = (
 )
 
 
-@dataclass
-class Platform:
-    controller: ControllerProcess
-    invoker: InvokerProcess
-    guest: Client
-    engine: docker.DockerClient
-    ports: dict[str, int]
-
-    def containers(self, *, all_states: bool = False) -> list[Any]:
-        label = f"org.whisk.invoker={self.invoker.unique_name}"
-        # sparse: no inspect per container, which fails for one removed meanwhile
-        found = self.engine.containers.list(all=all_states, filters={"label": label}, sparse=True)
-        return list(found)
-
-    def create(self, name: str, code: str, kind: str = "python:3.11", **extra: Any) -> None:
-        body = {"exec": {"kind": kind, "code": code}, **extra}
-        response = self.guest.call("PUT", f"/namespaces/_/actions/{name}", json=body)
-        assert response.status_code == 200, response.text
-
-    def invoke(self, name: str, params: dict[str, Any] | None = None, **query: str) -> Any:
-        return self.guest.call(
-            "POST", f"/namespaces/_/actions/{name}", params=query, json=params or {}
-        )
-
-    def record(self, activation_id: str, deadline_s: float = 10.0) -> dict[str, Any]:
-        """The stored record, polled for (a record is written just after the completion)."""
-        give_up = time.monotonic() + deadline_s
-        while True:
-            response = self.guest.call("GET", f"/namespaces/_/activations/{activation_id}")
-            if response.status_code == 200:
-                body: dict[str, Any] = response.json()
-                return body
-            assert response.status_code == 404, response.text
-            assert time.monotonic() < give_up, f"no record for {activation_id}"
-            time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def platform(
     test_logs: Path, couchdb: CouchDBServer, kafka_broker: KafkaBroker
 ) -> Iterator[Platform]:
-    workdir = test_logs / "test_invocation"
-    controller = ControllerProcess(
-        workdir,
+    yield from run_platform(
+        test_logs / "test_invocation",
         couchdb,
+        kafka_broker,
         db_prefix=DB_PREFIX,
-        kafka_hosts=kafka_broker.bootstrap_servers,
-        invokers=(INVOKER,),
-        instance=CONTROLLER,
-    )
-    invoker = InvokerProcess(
-        workdir,
-        couchdb,
-        kafka_broker.bootstrap_servers,
-        unique_name=f"test-invoker-{uuid.uuid4().hex[:8]}",
         network=NETWORK,
-        db_prefix=DB_PREFIX,
-        instance=INVOKER,
-        env={
-            "WHISK_INVOKER_PAUSE_GRACE_S": "0.5",
-            "WHISK_INVOKER_PREWARM": "python:3.11@256=1",
-            "WHISK_INVOKER_USER_MEMORY_MB": "1024",
-        },
+        instance=INSTANCE,
     )
-    engine = docker.from_env()
-    servers = (_serve(controller), _serve(invoker))
-    for server in servers:
-        next(server)
-    guest = Client(controller.url, controller.create_subject("guest-user", "guest"))
-    ports = {
-        "kafka": kafka_broker.port,
-        "couchdb": int(couchdb.url.rsplit(":", 1)[1].strip("/")),
-        "controller": controller.port,
-    }
-    yield Platform(controller, invoker, guest, engine, ports)
-    for server in reversed(servers):
-        next(server, None)
-    leftover = engine.containers.list(
-        all=True, filters={"label": f"org.whisk.invoker={invoker.unique_name}"}
-    )
-    engine.close()
-    assert leftover == [], "the invoker left containers behind"
 
 
 def test_blocking_invoke_returns_the_record_without_logs(platform: Platform) -> None:

@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TextIO
 
 from whisk_services.controller.databases import Databases
-from whisk_services.controller.indexes import SUBJECTS_INDEXES
 from whisk_services.model.errors import ModelError
 from whisk_services.model.identity import AuthKey, Identity
 from whisk_services.model.names import validate_namespace
 from whisk_services.model.namespace_limits import NamespaceLimits
+from whisk_services.ports.databases import SUBJECTS_INDEXES
 from whisk_services.ports.documents import DocumentConflict, DocumentStore
 from whisk_services.settings import CouchDBSettings, SettingsError
 

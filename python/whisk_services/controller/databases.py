@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from whisk_services.adapters.couchdb import CouchDocumentStore
-from whisk_services.controller.indexes import database_names
+from whisk_services.ports.databases import database_names
 from whisk_services.ports.documents import DocumentStore
 from whisk_services.settings import CouchDBSettings
 

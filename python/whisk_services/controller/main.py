@@ -25,12 +25,12 @@ from whisk_services.controller.cache import CachedDocuments
 from whisk_services.controller.changes import ChangeFollower
 from whisk_services.controller.context import Services
 from whisk_services.controller.databases import Databases
-from whisk_services.controller.indexes import (
+from whisk_services.controller.invocations import Invocations
+from whisk_services.ports.databases import (
     ACTIVATIONS_INDEXES,
     SUBJECTS_INDEXES,
     WHISKS_INDEXES,
 )
-from whisk_services.controller.invocations import Invocations
 from whisk_services.ports.documents import DocumentStore
 from whisk_services.ports.messaging import MessagingError
 from whisk_services.settings import ControllerSettings, SettingsError

@@ -30,6 +30,7 @@ from whisk_services.invoker.runner import ActionRunner
 from whisk_services.invoker.service import ActivationService
 from whisk_services.model.errors import ModelError
 from whisk_services.model.messages import ActivationMessage
+from whisk_services.ports.databases import ACTIVATIONS_INDEXES, WHISKS_INDEXES
 from whisk_services.ports.messaging import MessageConsumer, MessagingError, TopicSpec
 from whisk_services.settings import InvokerSettings, SettingsError
 
@@ -111,8 +112,8 @@ async def serve(settings: InvokerSettings, stop: asyncio.Event) -> None:
         auth = (db.user, db.password)
         whisks = CouchDocumentStore(session, db.url, f"{db.db_prefix}whisks", auth)
         activations = CouchDocumentStore(session, db.url, f"{db.db_prefix}activations", auth)
-        await whisks.ensure([])
-        await activations.ensure([])
+        await whisks.ensure(WHISKS_INDEXES)
+        await activations.ensure(ACTIVATIONS_INDEXES)
         factory = DockerContainerFactory()
         stack.callback(factory.close)
         removed = await factory.remove_labelled({"org.whisk.invoker": settings.unique_name})

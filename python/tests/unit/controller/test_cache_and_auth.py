@@ -13,8 +13,8 @@ from whisk_services.controller.auth import Authenticator
 from whisk_services.controller.cache import CachedDocuments
 from whisk_services.controller.changes import ChangeFollower
 from whisk_services.controller.errors import ApiError
-from whisk_services.controller.indexes import SUBJECTS_INDEXES
 from whisk_services.model.identity import AuthKey, Identity
+from whisk_services.ports.databases import SUBJECTS_INDEXES
 from whisk_services.ports.documents import Changes, Document
 
 

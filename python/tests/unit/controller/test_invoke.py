@@ -30,11 +30,6 @@ from whisk_services.controller.balancer import Balancer
 from whisk_services.controller.cache import CachedDocuments
 from whisk_services.controller.changes import ChangeFollower
 from whisk_services.controller.context import Services
-from whisk_services.controller.indexes import (
-    ACTIVATIONS_INDEXES,
-    SUBJECTS_INDEXES,
-    WHISKS_INDEXES,
-)
 from whisk_services.controller.invocations import (
     COMPLETED_RETENTION_MS,
     INVOKER_RETENTION_MS,
@@ -50,6 +45,11 @@ from whisk_services.model.identity import AuthKey, Identity
 from whisk_services.model.messages import ActivationMessage, CompletionMessage, MessageUser
 from whisk_services.model.names import FullyQualifiedName
 from whisk_services.model.parameters import Parameters
+from whisk_services.ports.databases import (
+    ACTIVATIONS_INDEXES,
+    SUBJECTS_INDEXES,
+    WHISKS_INDEXES,
+)
 from whisk_services.ports.documents import Document
 from whisk_services.ports.messaging import MessagingError, TopicSpec
 

@@ -1,4 +1,8 @@
-"""The databases the controller uses and the indexes it declares in each of them."""
+"""The databases the platform uses (named as OpenWhisk names them) and the indexes each declares.
+
+The controller and the invoker both ensure them at start, so either may start first; an index
+is declared in one place only, since `ensure` rewrites a database's design document to match.
+"""
 
 from __future__ import annotations
 
