@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -283,3 +284,74 @@ def _runs_action(container: Any) -> bool:
     except docker.errors.APIError:  # it stopped since it was listed
         return False
     return any("sleep 4" in " ".join(process) for process in processes)
+
+
+BLACKBOX_SERVER = """
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+        if self.path == "/run":
+            print("blackbox ran", flush=True)
+            answer = {"blackbox": True, "value": body.get("value", {})}
+        else:
+            answer = {"ok": True}
+        for stream in (sys.stdout, sys.stderr):
+            print(SENTINEL, file=stream, flush=True)
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
+"""
+
+
+@pytest.fixture(scope="module")
+def blackbox_image(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local image that speaks the action protocol by itself (no proxy, no /init code)."""
+    context = tmp_path_factory.mktemp("blackbox")
+    (context / "server.py").write_text(BLACKBOX_SERVER)
+    (context / "Dockerfile").write_text(
+        "FROM whisk/runtime-base:bookworm\n"
+        "COPY server.py /server.py\n"
+        'CMD ["python3", "/server.py"]\n'
+    )
+    tag = f"whisk/test-blackbox:{uuid.uuid4().hex[:8]}"
+    platform.engine.images.build(
+        path=str(context), tag=tag, labels={"org.whisk.project": "whisk"}, rm=True
+    )
+    yield tag
+    platform.engine.images.remove(tag, force=True)
+
+
+def test_a_blackbox_action_runs_a_local_image(platform: Platform, blackbox_image: str) -> None:
+    name = fresh("box")
+    body = {"exec": {"kind": "blackbox", "image": blackbox_image}}
+    assert platform.guest.call("PUT", f"/namespaces/_/actions/{name}", json=body).ok
+    response = platform.invoke(name, {"n": 1}, blocking="true")
+    assert response.status_code == 200, response.text
+    assert response.json()["response"]["result"] == {"blackbox": True, "value": {"n": 1}}
+    record = platform.record(response.json()["activationId"])
+    assert record["logs"][0].endswith("stdout: blackbox ran")
+
+
+def test_a_blackbox_image_that_does_not_exist_is_a_developer_error(platform: Platform) -> None:
+    name = fresh("nobox")
+    body = {"exec": {"kind": "blackbox", "image": "whisk/no-such-image:1"}}
+    assert platform.guest.call("PUT", f"/namespaces/_/actions/{name}", json=body).ok
+    response = platform.invoke(name, blocking="true")
+    assert response.status_code == 502, response.text
+    assert response.json()["response"]["result"] == {
+        "error": "Failed to pull container image 'whisk/no-such-image:1'."
+    }

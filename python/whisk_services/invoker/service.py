@@ -4,7 +4,9 @@ For each message: fetch the action (by revision, cached), take a container from 
 (warm, stem cell or cold) on the action's memory, ``/init`` it if new, ``/run`` it, give the
 container back (destroyed if it timed out, ran out of memory or died), then send the
 completion message to the controller that asked (with the record when a caller blocks) and
-queue the activation record for the database, in that order.
+queue the activation record for the database, in that order. Every new container gets its
+``/init`` (a blackbox action without code gets empty code, as OpenWhisk's own skeleton
+image expects): the init also waits until the container's server listens.
 
 Whatever fails on the way, the activation ends in a record and a completion: a missing
 action is an application error, a blackbox image that cannot start is a developer error,
@@ -164,7 +166,7 @@ class ActivationService:
                 code,
                 message.content,
                 activation=self._run_fields(message, action),
-                initialize=lease.needs_init and place.code is not None,
+                initialize=lease.needs_init,
             )
             end_ms = max(_now_ms(), start_ms)
             healthy = result.healthy
