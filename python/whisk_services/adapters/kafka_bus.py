@@ -11,8 +11,10 @@ an accepted activation must not be lost with one broker. Each topic has one part
 its messages keep their order.
 
 Consumers assign their partition themselves (no group rebalance to wait for). A
-``from_start`` consumer commits what it received (every second and at close) under its
-group and resumes there; a ``from_end`` consumer starts at the partition's end.
+``from_start`` consumer commits, under its group, the offsets of the messages ``receive``
+handed to the application (every second and at close) and resumes there: a message read
+from the broker but not yet received when the consumer closes is delivered again to the
+next consumer of the group. A ``from_end`` consumer starts at the partition's end.
 """
 
 from __future__ import annotations
@@ -109,16 +111,19 @@ class KafkaConsumer:
                 "bootstrap.servers": bootstrap,
                 "group.id": group,
                 "enable.auto.commit": start == "from_start",
+                "enable.auto.offset.store": False,  # stored in receive(), not at poll
                 "auto.commit.interval.ms": 1000,
                 "auto.offset.reset": "earliest",
                 "fetch.wait.max.ms": 100,
                 "fetch.min.bytes": 1,
             }
         )
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
         self._running = False
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._received: int | None = None  # the next offset after the last received
+        self._stored: int | None = None
 
     async def open(self) -> None:
         """Assign the partition (at the group's offset or at the end) and start reading."""
@@ -141,8 +146,16 @@ class KafkaConsumer:
         else:
             self._consumer.assign([Partition(self._topic, 0, OFFSET_STORED)])
 
+    def _store_received(self) -> None:
+        """Store the offset ``receive`` reached, for the next commit (``from_start`` only)."""
+        received = self._received
+        if self._start == "from_start" and received is not None and received != self._stored:
+            self._consumer.store_offsets(offsets=[Partition(self._topic, 0, received)])
+            self._stored = received
+
     def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
         while self._running:
+            self._store_received()
             message = self._consumer.poll(POLL_S)
             if message is None:
                 continue
@@ -151,19 +164,21 @@ class KafkaConsumer:
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("reading %s: %s", self._topic, error)
                 continue
-            value = message.value()
-            if value is not None:
-                loop.call_soon_threadsafe(self._queue.put_nowait, value)
+            value, offset = message.value(), message.offset()
+            if value is not None and offset is not None:
+                loop.call_soon_threadsafe(self._queue.put_nowait, (offset, value))
 
     async def receive(self) -> bytes:
         """The next value; MessagingError once closed."""
         if self._closed:
             raise MessagingError(f"the consumer of {self._topic} is closed")
-        value = await self._queue.get()
-        if value is None:
+        item = await self._queue.get()
+        if item is None or self._closed:
             self._queue.put_nowait(None)  # wake any other receiver too
             raise MessagingError(f"the consumer of {self._topic} is closed")
-        return value
+        offset, value = item
+        self._received = offset + 1  # stored by the polling thread (calls on one handle
+        return value  # from two threads starve each other in confluent-kafka)
 
     async def close(self) -> None:
         """Stop the thread, commit (``from_start``) and close the client."""
@@ -173,6 +188,7 @@ class KafkaConsumer:
         self._running = False
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
+            await asyncio.to_thread(self._store_received)
         await asyncio.to_thread(self._consumer.close)
         self._queue.put_nowait(None)
 
@@ -180,9 +196,12 @@ class KafkaConsumer:
 class KafkaBus:
     """The message bus of one Kafka cluster (``bootstrap``: ``host:port[,host:port...]``)."""
 
-    def __init__(self, bootstrap: str, client_id: str = "whisk") -> None:
+    def __init__(
+        self, bootstrap: str, client_id: str = "whisk", *, metadata_timeout_s: float = 10.0
+    ) -> None:
         self.bootstrap = bootstrap
         self._client_id = client_id
+        self._metadata_timeout_s = metadata_timeout_s
 
     async def ensure_topics(self, topics: Sequence[TopicSpec]) -> None:
         """Create missing topics (one partition, replicated on up to 3 brokers) and wait
@@ -192,7 +211,7 @@ class KafkaBus:
     def _ensure_topics(self, topics: list[TopicSpec]) -> None:
         admin = AdminClient({**_COMMON, "bootstrap.servers": self.bootstrap})
         try:
-            metadata = admin.list_topics(timeout=10)
+            metadata = admin.list_topics(timeout=self._metadata_timeout_s)
         except KafkaException as error:
             raise MessagingError(f"kafka at {self.bootstrap} unreachable: {error}") from error
         replicas = max(1, min(3, len(metadata.brokers)))
