@@ -77,12 +77,13 @@ test:  ## everything: set-up, lint, unit and integration tests
 	$(call timed,$(MAKE) --no-print-directory prereqs artifacts images venv docker-clean lint test-unit test-integration,test)
 
 .PHONY: bench
-bench: venv artifacts  ## the benchmarks; figures are printed and saved under bench/results/
+bench: venv artifacts images  ## the benchmarks; figures are printed and saved under bench/results/
 	$(PY) bench/kafka_clients.py
 	$(PY) bench/controller_reads.py
+	$(PY) bench/invoke_latency.py
 
 .PHONY: dev
-dev: venv  ## start the CouchDB API and the controller locally, write .wskprops
+dev: venv artifacts images  ## run CouchDB API, ZooKeeper, Kafka, controller, invoker locally; write .wskprops
 	$(PY) scripts/dev.py up
 
 .PHONY: dev-down

@@ -1,16 +1,27 @@
-"""`make dev` / `make dev-down`: the controller and its CouchDB-API server as local processes.
+"""`make dev` / `make dev-down`: the whole invoke path as local processes on loopback.
 
     .venv/bin/python scripts/dev.py up      # start what is not running, then report
     .venv/bin/python scripts/dev.py down    # stop what `up` started
     .venv/bin/python scripts/dev.py status  # say what runs
 
 `up` starts, in the background on 127.0.0.1 and in their own sessions (so they outlive the
-command), the CouchDB-API server (PouchDB Server from the artifact `make artifacts` staged)
-and the controller (`python -m whisk_services.controller.main`), on DESIGN.md §5's ports
-(CouchDB 5984, controller 10001) when those are free, else on free ports (it says so).
+command), in this order:
+
+1. the CouchDB-API server (PouchDB Server from the artifact `make artifacts` staged);
+2. ZooKeeper (Debian's `zookeeper` package, standalone);
+3. a Kafka broker (the staged artifact, ZooKeeper mode, ``auto.create.topics.enable=false``);
+4. the controller (`python -m whisk_services.controller.main`), sending to invoker 0 through
+   that broker (it creates the topics ``completed0`` and ``invoker0``);
+5. invoker 0 (`python -m whisk_services.invoker.main`), running actions in Docker containers
+   on its action network (default ``whisk-actions``, 172.31.250.0/24, bridge ``whiskact0``).
+
+Each listens on DESIGN.md §5's port (CouchDB 5984, ZooKeeper 2181, Kafka 9092, controller
+10001) when that is free, else on a free port (it says so); the invoker listens on none.
 It makes sure the subject `guest` (namespace `guest`) exists, writes `.wskprops` at the
-repository root for `.venv/bin/wsk`, and returns once `GET /api/v1` and an authenticated
-`GET /api/v1/namespaces` answer. Run again while all is up, it only reports so.
+repository root for `.venv/bin/wsk`, and returns once the API answers the guest and the
+invoker reads its topic. Run again while all is up, it only reports so. A component whose
+dependency had to be started again is restarted too (Kafka after ZooKeeper; the controller
+after the CouchDB API or Kafka; the invoker after any of them).
 
 State lives outside the clone, in ``$WHISK_DEV_STATE`` (default
 ``${XDG_STATE_HOME:-~/.local/state}/whisk/dev``, mode 0700, every file 0600):
@@ -18,19 +29,28 @@ State lives outside the clone, in ``$WHISK_DEV_STATE`` (default
 - ``couchdb-admin.json``: the CouchDB admin's name and the password generated on first use;
 - ``guest.auth``: the guest's ``uuid:key`` (a key is shown only when created, so it is kept
   here to rewrite ``.wskprops`` on later runs);
-- ``couchdb/``: the databases. **Data is kept between runs**: actions, subjects and
-  activations survive `make dev-down`; delete this directory (while down) to start fresh;
+- ``couchdb/``, ``zookeeper/``, ``kafka/``: the data. **Data is kept between runs**: actions,
+  subjects and activations survive `make dev-down`; delete ``couchdb/`` (while down) to start
+  fresh, and ``zookeeper/`` and ``kafka/`` only together (the broker's data names its
+  ZooKeeper cluster);
 - ``<name>.pid`` and ``<name>.proc`` (the command line and start time of that pid, so `down`
-  never signals a process that merely reuses the number), for ``couchdb`` and ``controller``;
-- ``couchdb.log``, ``couchdb-requests.log``, ``controller.log``.
+  never signals a process that merely reuses the number), for ``couchdb``, ``zookeeper``,
+  ``kafka``, ``controller`` and ``invoker``;
+- ``<name>.log`` for each of them, and ``couchdb-requests.log``.
 
-`down` stops exactly the processes of those pidfiles (SIGTERM to the process group, SIGKILL
-after 10 s), after checking each pid still runs the recorded command; it removes the pidfiles
-and does nothing when nothing runs.
+`down` stops exactly the processes of those pidfiles, in reverse order (SIGTERM to the process
+group, SIGKILL after 10 s; 30 s for Kafka and for the invoker, which destroys its action
+containers on the way out), after checking each pid still runs the recorded command; it
+removes the pidfiles and does nothing when nothing runs.
 
-Environment: ``WHISK_DEV_STATE`` (state directory), ``WHISK_DEV_CONTROLLER_PORT`` and
-``WHISK_DEV_COUCHDB_PORT`` (fixed ports: no fallback, they must be free), ``WHISK_DEV_WSKPROPS``
-(where to write the properties file instead of ``<repo>/.wskprops``).
+Environment: ``WHISK_DEV_STATE`` (state directory), ``WHISK_DEV_COUCHDB_PORT``,
+``WHISK_DEV_ZOOKEEPER_PORT``, ``WHISK_DEV_KAFKA_PORT`` and ``WHISK_DEV_CONTROLLER_PORT``
+(fixed ports: no fallback, they must be free), ``WHISK_DEV_WSKPROPS`` (where to write the
+properties file instead of ``<repo>/.wskprops``), ``WHISK_DEV_INVOKER_NAME`` (the invoker's
+unique name, which labels its containers; default ``dev-invoker0``),
+``WHISK_DEV_INVOKER_NETWORK``, ``WHISK_DEV_INVOKER_SUBNET`` and ``WHISK_DEV_INVOKER_BRIDGE``
+(its action network). Other ``WHISK_INVOKER_*`` variables (``PREWARM``, ``USER_MEMORY_MB``,
+``PAUSE_GRACE_S``...) reach the invoker unchanged.
 """
 
 from __future__ import annotations
@@ -38,9 +58,11 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import functools
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -53,20 +75,52 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import docker
+import docker.errors
+
+from whisk_services.settings import InvokerSettings, SettingsError
 from whisk_testbed.artifacts import ArtifactMissingError, find_artifact
+from whisk_testbed.invoker import READY_MARK as INVOKER_READY
+from whisk_testbed.kafka import STARTED_MARK as KAFKA_STARTED
 from whisk_testbed.network import LOOPBACK, free_port, port_answers
 from whisk_testbed.process import tail
+from whisk_testbed.zookeeper import DEBIAN_JARS as ZOOKEEPER_JARS
+from whisk_testbed.zookeeper import MAIN_CLASS as ZOOKEEPER_MAIN
+from whisk_testbed.zookeeper import four_letter_word
 
 REPO = Path(__file__).resolve().parents[1]
 COUCHDB_PORT = 5984
+ZOOKEEPER_PORT = 2181
+KAFKA_PORT = 9092
 CONTROLLER_PORT = 10001
 ADMIN_USER = "whisk_admin"
 GUEST_SUBJECT = "guest"
 GUEST_NAMESPACE = "guest"
 DB_PREFIX = "whisk_local_"
+INVOKER_INSTANCE = 0
+INVOKER_NAME = "dev-invoker0"
+INVOKER_NETWORK = ("whisk-actions", "172.31.250.0/24", "whiskact0")  # InvokerSettings' defaults
+KAFKA_HEAP = ("-Xmx384m", "-Xms128m")
+# How long a broker that finds its id still registered is started again (ZooKeeper's
+# sessions last at most 20 ticks of 500 ms here).
+KAFKA_REGISTER_WAIT_S = 45.0
+BROKER_REGISTERED = "NodeExistsException"
+INVOKER_READING = f"{INVOKER_READY}{INVOKER_INSTANCE}"  # "reading invoker0"
 START_DEADLINE_S = 60.0
 STOP_GRACE_S = 10.0
-ORDER = ("couchdb", "controller")  # start order; stop in reverse
+# Kafka shuts down in a controlled way; the invoker lets running actions finish and removes
+# its containers.
+START_DEADLINES_S = {"kafka": 90.0, "invoker": 120.0}
+STOP_GRACES_S = {"kafka": 30.0, "invoker": 30.0}
+ORDER = ("couchdb", "zookeeper", "kafka", "controller", "invoker")  # start order; stop in reverse
+# What each one needs running; a component whose dependency is started anew is restarted.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "couchdb": (),
+    "zookeeper": (),
+    "kafka": ("zookeeper",),
+    "controller": ("couchdb", "kafka"),
+    "invoker": ("couchdb", "kafka", "controller"),
+}
 
 
 class DevError(RuntimeError):
@@ -141,6 +195,14 @@ class State:
     def couchdb_data(self) -> Path:
         return self.root / "couchdb"
 
+    @property
+    def zookeeper_dir(self) -> Path:
+        return self.root / "zookeeper"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.root / "kafka"
+
 
 # --- processes ---------------------------------------------------------------------------
 
@@ -165,13 +227,15 @@ def _cmdline(pid: int) -> list[str]:
 
 @dataclass(frozen=True)
 class Running:
-    """What a pidfile says: a pid, the argv it was started with, its start time and port."""
+    """What a pidfile says: a pid, the argv it was started with, its start time and port
+    (0: it listens on none), and a line saying what it is (for `status`)."""
 
     name: str
     pid: int
     argv: list[str]
     start_ticks: int
     port: int
+    detail: str = ""
 
     def alive(self) -> bool:
         """True while the pid is this very process: same start time, same command line.
@@ -189,7 +253,12 @@ class Running:
 
 def record(state: State, running: Running) -> None:
     write_private(state.pidfile(running.name), f"{running.pid}\n")
-    proc = {"argv": running.argv, "start_ticks": running.start_ticks, "port": running.port}
+    proc = {
+        "argv": running.argv,
+        "start_ticks": running.start_ticks,
+        "port": running.port,
+        "detail": running.detail,
+    }
     write_private(state.procfile(running.name), json.dumps(proc) + "\n")
 
 
@@ -206,7 +275,14 @@ def recorded(state: State, name: str) -> Running | None:
         return None
     proc = read_json(state.procfile(name)) or {}
     try:
-        return Running(name, pid, list(proc["argv"]), int(proc["start_ticks"]), int(proc["port"]))
+        return Running(
+            name,
+            pid,
+            list(proc["argv"]),
+            int(proc["start_ticks"]),
+            int(proc["port"]),
+            str(proc.get("detail", "")),
+        )
     except (KeyError, TypeError, ValueError):
         return Running(name, pid, [], -1, 0)  # unverifiable: never signalled
 
@@ -223,9 +299,35 @@ def running(state: State, name: str) -> Running | None:
     return None
 
 
+@dataclass(frozen=True)
+class Started:
+    """A process `spawn` just started, and where its output begins in its (appended) log."""
+
+    running: Running
+    process: subprocess.Popen[bytes]
+    log_offset: int
+
+
+def log_since(path: Path, offset: int) -> str:
+    """What a log holds from ``offset`` on: the output of the latest start."""
+    try:
+        with path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def spawn(
-    state: State, name: str, argv: Sequence[str], port: int, env: Mapping[str, str], *, cwd: Path
-) -> tuple[Running, subprocess.Popen[bytes]]:
+    state: State,
+    name: str,
+    argv: Sequence[str],
+    port: int,
+    env: Mapping[str, str],
+    *,
+    cwd: Path,
+    detail: str = "",
+) -> Started:
     """Start ``argv`` in a new session (it outlives us), its output appended to its log."""
     log_path = state.log(name)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -233,6 +335,7 @@ def spawn(
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         log.write(f"--- {stamp} dev.py starting {' '.join(argv)}\n".encode())
         log.flush()
+        offset = log.tell()
         process = subprocess.Popen(
             list(argv),
             cwd=cwd,
@@ -243,29 +346,32 @@ def spawn(
             start_new_session=True,
         )
     stat = _proc_stat(process.pid)
-    started = Running(name, process.pid, list(argv), stat[1] if stat else -1, port)
-    record(state, started)
-    return started, process
+    running = Running(name, process.pid, list(argv), stat[1] if stat else -1, port, detail)
+    record(state, running)
+    return Started(running, process, offset)
 
 
-def wait_ready(
-    state: State, started: Running, process: subprocess.Popen[bytes], ready: Callable[[], bool]
-) -> None:
-    end = time.monotonic() + START_DEADLINE_S
+def wait_ready(state: State, started: Started, ready: Callable[[], bool]) -> None:
+    """Return once ``ready()`` holds; stop the process and fail with its log's tail if it
+    exits first or its deadline passes."""
+    name, process = started.running.name, started.process
+    deadline_s = START_DEADLINES_S.get(name, START_DEADLINE_S)
+    end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         if process.poll() is not None:
-            forget(state, started.name)
+            forget(state, name)
             raise DevError(
-                f"{started.name} exited with {process.returncode} while starting;"
-                f" log {state.log(started.name)}:\n{tail(state.log(started.name))}"
+                f"{name} exited with {process.returncode} while starting;"
+                f" log {state.log(name)}:\n{tail(state.log(name))}"
             )
         if ready():
             return
         time.sleep(0.1)
-    stop(state, started)
+    stop(state, started.running)
+    process.wait()
     raise DevError(
-        f"{started.name} did not answer within {START_DEADLINE_S:.0f} s;"
-        f" log {state.log(started.name)}:\n{tail(state.log(started.name))}"
+        f"{name} did not become ready within {deadline_s:.0f} s;"
+        f" log {state.log(name)}:\n{tail(state.log(name))}"
     )
 
 
@@ -281,11 +387,13 @@ def stop(state: State, target: Running) -> None:
     """SIGTERM the process group, SIGKILL it after the grace period, forget the pidfile."""
     if target.alive():
         _signal_group(target, signal.SIGTERM)
-        end = time.monotonic() + STOP_GRACE_S
+        grace_s = STOP_GRACES_S.get(target.name, STOP_GRACE_S)
+        end = time.monotonic() + grace_s
         while target.alive() and time.monotonic() < end:
             time.sleep(0.05)
         if target.alive():
-            say(f"{target.name} (pid {target.pid}) ignored SIGTERM; sending SIGKILL")
+            say(f"{target.name} (pid {target.pid}) outlived SIGTERM by {grace_s:.0f} s;"
+                " sending SIGKILL")  # fmt: skip
             _signal_group(target, signal.SIGKILL)
             end = time.monotonic() + STOP_GRACE_S
             while target.alive() and time.monotonic() < end:
@@ -406,22 +514,126 @@ def start_couchdb(state: State, env: Mapping[str, str], password: str, port: int
         *("-o", LOOPBACK, "-p", str(port), "-d", str(data), "-c", str(config)),
         *("-n", "--no-color"),
     ]
-    started, process = spawn(state, "couchdb", argv, port, env, cwd=data)
     url = f"http://{LOOPBACK}:{port}"
-    wait_ready(state, started, process, lambda: answers(f"{url}/"))
+    started = spawn(state, "couchdb", argv, port, env, cwd=data)
+    wait_ready(state, started, lambda: answers(f"{url}/"))
     try:
         ensure_admin(url, password)
     except Exception:
-        stop(state, started)
+        stop(state, started.running)
         raise
-    say(f"started the CouchDB API (PouchDB Server) on {url} (pid {started.pid})")
-    return started
+    say(f"started the CouchDB API (PouchDB Server) on {url} (pid {started.running.pid})")
+    return started.running
 
 
-# --- the controller and its guest --------------------------------------------------------
+# --- ZooKeeper and Kafka -----------------------------------------------------------------
 
 
-def controller_env(env: Mapping[str, str], couchdb_port: int, password: str) -> dict[str, str]:
+def zookeeper_ok(port: int) -> bool:
+    try:
+        return four_letter_word(port, "ruok") == "imok"
+    except OSError:
+        return False
+
+
+def start_zookeeper(state: State, env: Mapping[str, str], port: int) -> Running:
+    """ZooKeeper standalone, as the test bed runs it (whisk_testbed.zookeeper)."""
+    home = state.zookeeper_dir
+    data = home / "data"
+    data.mkdir(parents=True, mode=0o700, exist_ok=True)
+    config = home / "zoo.cfg"
+    write_private(
+        config,
+        "tickTime=500\n"
+        "initLimit=10\n"
+        "syncLimit=5\n"
+        f"dataDir={data}\n"
+        f"clientPort={port}\n"
+        f"clientPortAddress={LOOPBACK}\n"
+        "admin.enableServer=false\n"
+        "4lw.commands.whitelist=ruok,srvr,stat\n",
+    )
+    classpath = ":".join(str(jar) for jar in ZOOKEEPER_JARS)
+    argv = ["java", "-Xmx128m", "-cp", classpath, ZOOKEEPER_MAIN, str(config)]
+    address = f"{LOOPBACK}:{port}"
+    started = spawn(state, "zookeeper", argv, port, env, cwd=home)
+    wait_ready(state, started, lambda: zookeeper_ok(port))
+    say(f"started ZooKeeper on {address} (pid {started.running.pid})")
+    return started.running
+
+
+def start_kafka(state: State, env: Mapping[str, str], port: int, zookeeper_port: int) -> Running:
+    """One broker (id 0) in ZooKeeper mode, as the test bed runs it (whisk_testbed.kafka)."""
+    home = kafka_home()
+    workdir = state.kafka_dir
+    data = workdir / "data"
+    data.mkdir(parents=True, mode=0o700, exist_ok=True)
+    config = workdir / "server.properties"
+    write_private(
+        config,
+        "broker.id=0\n"
+        f"listeners=PLAINTEXT://{LOOPBACK}:{port}\n"
+        f"advertised.listeners=PLAINTEXT://{LOOPBACK}:{port}\n"
+        f"log.dirs={data}\n"
+        f"zookeeper.connect={LOOPBACK}:{zookeeper_port}\n"
+        "zookeeper.connection.timeout.ms=30000\n"
+        "num.partitions=1\n"
+        "offsets.topic.replication.factor=1\n"
+        "offsets.topic.num.partitions=4\n"
+        "transaction.state.log.replication.factor=1\n"
+        "transaction.state.log.min.isr=1\n"
+        "group.initial.rebalance.delay.ms=0\n"
+        "auto.create.topics.enable=false\n",
+    )
+    argv = [
+        "java",
+        *KAFKA_HEAP,
+        "-Djava.awt.headless=true",
+        f"-Dkafka.logs.dir={workdir}",
+    ]
+    log4j = home / "config" / "log4j.properties"
+    if log4j.exists():
+        argv.append(f"-Dlog4j.configuration=file:{log4j}")
+    argv += ["-cp", f"{home}/libs/*", "kafka.Kafka", str(config)]
+    address = f"{LOOPBACK}:{port}"
+    log = state.log("kafka")
+    end = time.monotonic() + KAFKA_REGISTER_WAIT_S
+    while True:
+        started = spawn(state, "kafka", argv, port, env, cwd=workdir)
+        offset = started.log_offset
+        try:
+            wait_ready(state, started, functools.partial(kafka_started, port, log, offset))
+        except DevError:
+            # A broker that died without shutting down (SIGKILL, a reboot) leaves its
+            # registration in ZooKeeper until its session expires, and ZooKeeper keeps
+            # sessions across its own restarts: the new broker exits, so start it again.
+            if BROKER_REGISTERED not in log_since(log, offset) or time.monotonic() > end:
+                raise
+            say("broker 0 is still registered by the ZooKeeper session of a broker that died;"
+                " starting Kafka again once that session expires")  # fmt: skip
+            time.sleep(2.0)
+            continue
+        say(f"started Kafka on {address} (pid {started.running.pid})")
+        return started.running
+
+
+def kafka_started(port: int, log: Path, offset: int) -> bool:
+    return port_answers(port) and KAFKA_STARTED in log_since(log, offset)
+
+
+def kafka_home() -> Path:
+    try:
+        return find_artifact("kafka").path
+    except ArtifactMissingError as error:
+        raise DevError(str(error)) from error
+
+
+# --- the controller, the invoker and the guest -------------------------------------------
+
+
+def controller_env(
+    env: Mapping[str, str], couchdb_port: int, password: str, kafka_port: int
+) -> dict[str, str]:
     return {
         **{k: v for k, v in env.items() if not k.startswith("WHISK_CONTROLLER_")},
         "PYTHONUNBUFFERED": "1",
@@ -430,17 +642,105 @@ def controller_env(env: Mapping[str, str], couchdb_port: int, password: str) -> 
         "WHISK_CONTROLLER_COUCHDB_USER": ADMIN_USER,
         "WHISK_CONTROLLER_COUCHDB_PASSWORD": password,
         "WHISK_CONTROLLER_DB_PREFIX": DB_PREFIX,
+        "WHISK_CONTROLLER_KAFKA_HOSTS": f"{LOOPBACK}:{kafka_port}",
+        "WHISK_CONTROLLER_INVOKERS": str(INVOKER_INSTANCE),
     }
 
 
 def start_controller(state: State, env: Mapping[str, str], port: int) -> Running:
     argv = [sys.executable, "-m", "whisk_services.controller.main"]
     env = {**env, "WHISK_CONTROLLER_PORT": str(port)}
-    started, process = spawn(state, "controller", argv, port, env, cwd=state.root)
     url = f"http://{LOOPBACK}:{port}"
-    wait_ready(state, started, process, lambda: answers(f"{url}/api/v1"))
-    say(f"started the controller on {url} (pid {started.pid})")
-    return started
+    detail = (
+        f"sends to invoker {INVOKER_INSTANCE} through Kafka {env['WHISK_CONTROLLER_KAFKA_HOSTS']}"
+    )
+    started = spawn(state, "controller", argv, port, env, cwd=state.root, detail=detail)
+    wait_ready(state, started, lambda: answers(f"{url}/api/v1"))
+    say(f"started the controller on {url} (pid {started.running.pid})")
+    return started.running
+
+
+@dataclass(frozen=True)
+class InvokerPlan:
+    """The invoker's name and action network, from WHISK_DEV_* (else the defaults)."""
+
+    unique_name: str
+    network: str
+    subnet: str
+    bridge: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> InvokerPlan:
+        network, subnet, bridge = INVOKER_NETWORK
+        return cls(
+            env.get("WHISK_DEV_INVOKER_NAME") or INVOKER_NAME,
+            env.get("WHISK_DEV_INVOKER_NETWORK") or network,
+            env.get("WHISK_DEV_INVOKER_SUBNET") or subnet,
+            env.get("WHISK_DEV_INVOKER_BRIDGE") or bridge,
+        )
+
+    @property
+    def detail(self) -> str:
+        return (
+            f"invoker{INVOKER_INSTANCE} {self.unique_name}, actions on network {self.network}"
+            f" ({self.subnet}, bridge {self.bridge})"
+        )
+
+
+def invoker_env(
+    env: Mapping[str, str], plan: InvokerPlan, password: str, ports: Mapping[str, int]
+) -> dict[str, str]:
+    """Other WHISK_INVOKER_* variables of ``env`` (prewarm, memory...) pass through."""
+    return {
+        **env,
+        "PYTHONUNBUFFERED": "1",
+        "WHISK_INVOKER_INSTANCE": str(INVOKER_INSTANCE),
+        "WHISK_INVOKER_UNIQUE_NAME": plan.unique_name,
+        "WHISK_INVOKER_KAFKA_HOSTS": f"{LOOPBACK}:{ports['kafka']}",
+        "WHISK_INVOKER_COUCHDB_URL": f"http://{LOOPBACK}:{ports['couchdb']}",
+        "WHISK_INVOKER_COUCHDB_USER": ADMIN_USER,
+        "WHISK_INVOKER_COUCHDB_PASSWORD": password,
+        "WHISK_INVOKER_DB_PREFIX": DB_PREFIX,
+        "WHISK_INVOKER_NETWORK": plan.network,
+        "WHISK_INVOKER_NETWORK_SUBNET": plan.subnet,
+        "WHISK_INVOKER_NETWORK_BRIDGE": plan.bridge,
+        "WHISK_INVOKER_API_HOST": f"http://{LOOPBACK}:{ports['controller']}",
+    }
+
+
+def check_invoker_prerequisites(env: Mapping[str, str]) -> None:
+    """The settings parse, Docker answers and the runtime images exist (`make images`)."""
+    try:
+        settings = InvokerSettings.from_env(env)
+    except SettingsError as error:
+        raise DevError(f"the invoker's settings: {error}") from error
+    try:
+        engine = docker.from_env()
+    except docker.errors.DockerException as error:
+        raise DevError(f"Docker Engine does not answer ({error}); run `make prereqs`") from error
+    try:
+        missing = []
+        for image in sorted(set(settings.runtime_images.values())):
+            try:
+                engine.images.get(image)
+            except docker.errors.ImageNotFound:
+                missing.append(image)
+    except docker.errors.DockerException as error:
+        raise DevError(f"Docker Engine does not answer ({error}); run `make prereqs`") from error
+    finally:
+        engine.close()
+    if missing:
+        raise DevError(f"runtime images missing: {', '.join(missing)}; run `make images`")
+
+
+def start_invoker(state: State, env: Mapping[str, str], plan: InvokerPlan) -> Running:
+    """Start the invoker; it is ready once it reads its topic."""
+    argv = [sys.executable, "-m", "whisk_services.invoker.main"]
+    started = spawn(state, "invoker", argv, 0, env, cwd=state.root, detail=plan.detail)
+    log = state.log("invoker")
+    wait_ready(state, started, lambda: INVOKER_READING in log_since(log, started.log_offset))
+    say(f"started invoker {INVOKER_INSTANCE} (pid {started.running.pid})")
+    return started.running
 
 
 def wskadmin(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -513,61 +813,123 @@ def write_wskprops(path: Path, controller_url: str, key: str) -> None:
 
 # --- commands ----------------------------------------------------------------------------
 
+PORTS = {  # name: (variable, default port, what it is)
+    "couchdb": ("WHISK_DEV_COUCHDB_PORT", COUCHDB_PORT, "the CouchDB API"),
+    "zookeeper": ("WHISK_DEV_ZOOKEEPER_PORT", ZOOKEEPER_PORT, "ZooKeeper"),
+    "kafka": ("WHISK_DEV_KAFKA_PORT", KAFKA_PORT, "Kafka"),
+    "controller": ("WHISK_DEV_CONTROLLER_PORT", CONTROLLER_PORT, "the controller"),
+}
+
+
+def check_prerequisites(missing: Sequence[str]) -> None:
+    """What the components about to start need is there: fail before starting anything."""
+    if "couchdb" in missing:
+        pouchdb_home()
+    if ("zookeeper" in missing or "kafka" in missing) and shutil.which("java") is None:
+        raise DevError("no `java` on PATH; run `make prereqs`")
+    if "zookeeper" in missing:
+        absent = [str(jar) for jar in ZOOKEEPER_JARS if not jar.exists()]
+        if absent:
+            raise DevError(
+                f"ZooKeeper's jars are missing ({', '.join(absent)}); run `make prereqs`"
+            )
+    if "kafka" in missing:
+        kafka_home()
+
+
+def still_answers(name: str, found: Running) -> bool:
+    if name == "couchdb":
+        return answers(f"http://{LOOPBACK}:{found.port}/")
+    if name == "zookeeper":
+        return zookeeper_ok(found.port)
+    if name == "kafka":
+        return port_answers(found.port)
+    if name == "controller":
+        return answers(f"http://{LOOPBACK}:{found.port}/api/v1")
+    return found.alive()
+
 
 def start_missing(
     state: State,
     env: Mapping[str, str],
     found: dict[str, Running],
     started: list[Running],
-) -> tuple[Running, Running, dict[str, str]]:
-    """Start whichever of the two is not running (appending it to ``started``)."""
+) -> tuple[dict[str, Running], dict[str, str]]:
+    """Start whatever is not running, in ORDER (appending each to ``started``); return every
+    component and the controller's environment (for wskadmin)."""
     password = admin_password(state)
-    couchdb_port = controller_port = 0
-    if "couchdb" not in found:  # pick both ports first: fail before starting anything
-        pouchdb_home()
-        couchdb_port = choose_port(env, "WHISK_DEV_COUCHDB_PORT", COUCHDB_PORT, "the CouchDB API")
-    if "controller" not in found:
-        controller_port = choose_port(
-            env, "WHISK_DEV_CONTROLLER_PORT", CONTROLLER_PORT, "the controller"
-        )
-    couchdb = found.get("couchdb")
-    if couchdb is None:
-        couchdb = start_couchdb(state, env, password, couchdb_port)
-        started.append(couchdb)
-    elif not answers(f"http://{LOOPBACK}:{couchdb.port}/"):
-        raise DevError(f"the CouchDB API (pid {couchdb.pid}) does not answer; make dev-down")
-    cenv = controller_env(env, couchdb.port, password)
-    controller = found.get("controller")
-    if controller is None:
-        controller = start_controller(state, cenv, controller_port)
-        started.append(controller)
-    elif not answers(f"http://{LOOPBACK}:{controller.port}/api/v1"):
-        raise DevError(f"the controller (pid {controller.pid}) does not answer; make dev-down")
-    return couchdb, controller, cenv
+    missing = [name for name in ORDER if name not in found]
+    check_prerequisites(missing)
+    ports = {name: found[name].port for name in PORTS if name in found}
+    for name in missing:  # pick every port first: fail before starting anything
+        if name in PORTS:
+            ports[name] = choose_port(env, *PORTS[name])
+    plan = InvokerPlan.from_env(env)
+    cenv = controller_env(env, ports["couchdb"], password, ports["kafka"])
+    ienv = invoker_env(env, plan, password, ports)
+    if "invoker" in missing:
+        check_invoker_prerequisites(ienv)
+    for name in ORDER:
+        if name in found and not still_answers(name, found[name]):
+            raise DevError(f"{name} (pid {found[name].pid}) does not answer; make dev-down")
+    components = dict(found)
+    for name in missing:
+        if name == "couchdb":
+            components[name] = start_couchdb(state, env, password, ports[name])
+        elif name == "zookeeper":
+            components[name] = start_zookeeper(state, env, ports[name])
+        elif name == "kafka":
+            components[name] = start_kafka(state, env, ports[name], ports["zookeeper"])
+        elif name == "controller":
+            components[name] = start_controller(state, cenv, ports[name])
+        else:
+            components[name] = start_invoker(state, ienv, plan)
+        started.append(components[name])
+    return components, cenv
+
+
+def running_components(state: State) -> dict[str, Running]:
+    """What runs, in ORDER; one whose dependency does not run is stopped (dependents first),
+    to be started again after it."""
+    found: dict[str, Running] = {}
+    restart: list[Running] = []
+    for name in ORDER:
+        process = running(state, name)
+        if process is None:
+            continue
+        lacking = [need for need in NEEDS[name] if need not in found]
+        if lacking:
+            say(f"{name} runs without {', '.join(lacking)}; restarting it")
+            restart.append(process)
+        else:
+            found[name] = process
+    for process in reversed(restart):
+        stop(state, process)
+    return found
 
 
 def up(state: State, env: Mapping[str, str]) -> None:
     state.prepare()
-    found = {name: r for name in ORDER if (r := running(state, name)) is not None}
-    if "controller" in found and "couchdb" not in found:
-        say("the controller runs without its CouchDB API; restarting it")
-        stop(state, found.pop("controller"))
+    found = running_components(state)
     if len(found) == len(ORDER):
-        say(f"already up (CouchDB API pid {found['couchdb'].pid},"
-            f" controller pid {found['controller'].pid})")  # fmt: skip
+        pids = ", ".join(f"{name} pid {found[name].pid}" for name in ORDER)
+        say(f"already up ({pids})")
     started: list[Running] = []
     try:
-        couchdb, controller, cenv = start_missing(state, env, found, started)
-        controller_url = f"http://{LOOPBACK}:{controller.port}"
+        components, cenv = start_missing(state, env, found, started)
+        controller_url = f"http://{LOOPBACK}:{components['controller'].port}"
         key = ensure_guest(state, cenv, controller_url)
     except BaseException:
         for process in reversed(started):
             stop(state, process)
         raise
     write_wskprops(state.wskprops, controller_url, key)
-    say(f"CouchDB API  http://{LOOPBACK}:{couchdb.port} (admin {ADMIN_USER}, password in"
-        f" {state.admin_file})")  # fmt: skip
+    say(f"CouchDB API  http://{LOOPBACK}:{components['couchdb'].port} (admin {ADMIN_USER},"
+        f" password in {state.admin_file})")  # fmt: skip
+    say(f"ZooKeeper    {LOOPBACK}:{components['zookeeper'].port}")
+    say(f"Kafka        {LOOPBACK}:{components['kafka'].port}")
     say(f"controller   {controller_url} (databases {DB_PREFIX}*)")
+    say(f"invoker      {components['invoker'].detail or 'invoker0'}")
     say(f"state, data and logs in {state.root}")
     say(f"wrote {state.wskprops} (namespace {GUEST_NAMESPACE}); for .venv/bin/wsk run:")
     print(f"export WSK_CONFIG_FILE={state.wskprops}", flush=True)
@@ -583,11 +945,14 @@ def down(state: State) -> None:
 
 
 def status(state: State) -> int:
+    """One line per component; exit status 3 unless all run."""
     code = 0
     for name in ORDER:
         found = recorded(state, name)
         if found is not None and found.alive():
-            say(f"{name}: pid {found.pid}, port {found.port}")
+            where = f", port {found.port}" if found.port else ""
+            what = f": {found.detail}" if found.detail else ""
+            say(f"{name}: pid {found.pid}{where}{what}")
         else:
             say(f"{name}: not running")
             code = 3
@@ -596,7 +961,9 @@ def status(state: State) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="dev.py", description="Run the controller and its CouchDB API locally (make dev)."
+        prog="dev.py",
+        description="Run the CouchDB API, ZooKeeper, Kafka, the controller and an invoker"
+        " locally (make dev).",
     )
     parser.add_argument("command", choices=("up", "down", "status"))
     args = parser.parse_args(argv)

@@ -1,30 +1,71 @@
-"""`make dev` and `make dev-down` (scripts/dev.py), run twice in a row as a developer would.
+"""`make dev` and `make dev-down` (scripts/dev.py), run as a developer would, and the whole invoke
+path they bring up, driven by the seed's `wsk -i` workflow and by OpenWhisk's own JavaScript
+client (npm `openwhisk`).
 
-The runs use their own state directory, ports and `.wskprops` (the WHISK_DEV_* variables), so a
-developer's own `make dev` instance is never touched. `make` is told that the virtualenv is up
-to date (`-o .venv/.installed`): this test runs inside that virtualenv, which must not be
-reinstalled under it.
+Every run uses its own state directory, ports, `.wskprops`, invoker name and action network
+(the WHISK_DEV_* variables), so a developer's own `make dev` instance, and the servers the other
+test modules start, are never touched. `make` is told that the virtualenv is up to date
+(`-o .venv/.installed`): these tests run inside that virtualenv, which must not be reinstalled
+under them.
+
+The npm client is installed by the `openwhisk_js` fixture, once per machine, into
+``$WHISK_CACHE/npm/openwhisk-<version>`` (default ``${XDG_CACHE_HOME:-~/.cache}/whisk``),
+outside the clone: a fresh clone reuses it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import json
 import os
+import re
+import shutil
 import stat
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import docker
+import docker.errors
 import pytest
 import requests
 
+from whisk_services.adapters.docker_network import ActionNetwork
+from whisk_services.ports.containers import ContainerError
 from whisk_testbed.network import free_port, port_answers
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
-NAMES = ("couchdb", "controller")
+NAMES = ("couchdb", "zookeeper", "kafka", "controller", "invoker")  # start order
+LISTENING = ("couchdb", "zookeeper", "kafka", "controller")  # the invoker listens on no port
+# An action network of its own (172.31.250: the default; 247, 252-254: other modules).
+NETWORK = ("whisk-dev-test", "172.31.249.0/24", "whiskdevt0")
+WSK = Path(sys.executable).with_name("wsk")  # .venv/bin/wsk
+OPENWHISK_JS_VERSION = "3.21.9"  # the newest 3.x of npm's `openwhisk`
+CLIENT_SCRIPT = Path(__file__).with_name("js") / "openwhisk_client.js"
+
+HELLO_JS = """function main() {
+    console.log('Hello World');
+    return { msg: 'Hello World' };
+}
+"""
+HELLO_PY = """def main(args):
+    print('Hello World')
+    return {'msg': 'Hello World'}
+"""
+ACTIVATION_ID = re.compile(r"[0-9a-f]{32}")
+SUMMARY_LINE = re.compile(
+    r"activation result for /guest/helloAction"
+    r" \(success at \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4} \S+\)"
+)
 
 
 def make(target: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -33,7 +74,40 @@ def make(target: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=300,
+        check=False,
+    )
+
+
+def dev_env(tmp: Path) -> dict[str, str]:
+    """A `make dev` instance of the test's own: state, ports, invoker and network."""
+    network, subnet, bridge = NETWORK
+    return {
+        **os.environ,
+        "WHISK_DEV_STATE": str(tmp / "state"),
+        "WHISK_DEV_WSKPROPS": str(tmp / "wskprops"),
+        "WHISK_DEV_COUCHDB_PORT": str(free_port()),
+        "WHISK_DEV_ZOOKEEPER_PORT": str(free_port()),
+        "WHISK_DEV_KAFKA_PORT": str(free_port()),
+        "WHISK_DEV_CONTROLLER_PORT": str(free_port()),
+        "WHISK_DEV_INVOKER_NAME": f"dev-test-{uuid.uuid4().hex[:8]}",
+        "WHISK_DEV_INVOKER_NETWORK": network,
+        "WHISK_DEV_INVOKER_SUBNET": subnet,
+        "WHISK_DEV_INVOKER_BRIDGE": bridge,
+    }
+
+
+def wanted_ports(env: dict[str, str]) -> dict[str, int]:
+    return {name: int(env[f"WHISK_DEV_{name.upper()}_PORT"]) for name in LISTENING}
+
+
+def dev_py(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "dev.py"), command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
         check=False,
     )
 
@@ -52,7 +126,7 @@ def pids(state: Path) -> dict[str, int]:
 
 
 def ports(state: Path) -> dict[str, int]:
-    return {name: json.loads((state / f"{name}.proc").read_text())["port"] for name in NAMES}
+    return {name: json.loads((state / f"{name}.proc").read_text())["port"] for name in LISTENING}
 
 
 def read_props(path: Path) -> dict[str, str]:
@@ -61,6 +135,21 @@ def read_props(path: Path) -> dict[str, str]:
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
+
+
+def invoker_containers(invoker_name: str, *, remove: bool = False) -> list[Any]:
+    """The containers the invoker called ``invoker_name`` labelled; with ``remove``, those
+    are removed (the clean-up after a failed run, whose invoker name no later run uses)."""
+    engine = docker.from_env()
+    try:
+        label = f"org.whisk.invoker={invoker_name}"
+        found = list(engine.containers.list(all=True, filters={"label": label}, sparse=True))
+        for container in found if remove else []:
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+        return found
+    finally:
+        engine.close()
 
 
 def assert_up(state: Path, wskprops: Path, controller_port: int) -> str:
@@ -91,64 +180,76 @@ def assert_up(state: Path, wskprops: Path, controller_port: int) -> str:
     return props["AUTH"]
 
 
-def assert_down(state: Path, started: dict[str, int], listened: dict[str, int]) -> None:
+def assert_down(
+    state: Path, started: dict[str, int], listened: dict[str, int], invoker_name: str
+) -> None:
     for name, pid in started.items():
         assert not alive(pid), f"{name} (pid {pid}) still runs"
         assert not (state / f"{name}.pid").exists()
         assert not (state / f"{name}.proc").exists()
     for name, port in listened.items():
         assert not port_answers(port), f"{name}'s port {port} still answers"
+    # The invoker destroyed its stem cells and action containers on its way out.
+    assert invoker_containers(invoker_name) == []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def action_network() -> Iterator[None]:
+    """The module's action network (the invokers create it) is removed at the end."""
+    yield
+    network = ActionNetwork(*NETWORK)
+    with contextlib.suppress(ContainerError):  # a concurrent run may still use it
+        asyncio.run(network.remove())
 
 
 def test_make_dev_then_dev_down_twice(tmp_path: Path) -> None:
-    state, wskprops = tmp_path / "state", tmp_path / "wskprops"
-    controller_port, couchdb_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "WHISK_DEV_STATE": str(state),
-        "WHISK_DEV_WSKPROPS": str(wskprops),
-        "WHISK_DEV_CONTROLLER_PORT": str(controller_port),
-        "WHISK_DEV_COUCHDB_PORT": str(couchdb_port),
-    }
+    env = dev_env(tmp_path)
+    state, wskprops = Path(env["WHISK_DEV_STATE"]), Path(env["WHISK_DEV_WSKPROPS"])
+    asked = wanted_ports(env)
     keys: list[str] = []
     try:
         for _ in range(2):
             up = make("dev", env)
             assert up.returncode == 0, up.stdout + up.stderr
             assert up.stdout.splitlines()[-1] == f"export WSK_CONFIG_FILE={wskprops}"
+            for name in ("the CouchDB API", "ZooKeeper", "Kafka", "the controller", "invoker 0"):
+                assert f"dev: started {name} " in up.stdout, up.stdout
             started = pids(state)
-            assert ports(state) == {"couchdb": couchdb_port, "controller": controller_port}
+            assert ports(state) == asked
             assert all(alive(pid) for pid in started.values())
             # `make` has returned: what it started outlived it.
-            keys.append(assert_up(state, wskprops, controller_port))
+            keys.append(assert_up(state, wskprops, asked["controller"]))
+            status = dev_py("status", env)
+            assert status.returncode == 0, status.stdout + status.stderr
+            for name in NAMES:
+                assert f"dev: {name}: pid {started[name]}" in status.stdout
 
             again = make("dev", env)
             assert again.returncode == 0, again.stdout + again.stderr
             assert "dev: already up" in again.stdout
             assert "started" not in again.stdout
             assert pids(state) == started
-            assert_up(state, wskprops, controller_port)
+            assert_up(state, wskprops, asked["controller"])
 
             down = make("dev-down", env)
             assert down.returncode == 0, down.stdout + down.stderr
-            for name in ("controller", "couchdb"):
-                assert f"dev: stopped {name} (pid {started[name]})" in down.stdout
-            assert_down(state, started, {"couchdb": couchdb_port, "controller": controller_port})
+            stopped = [f"dev: stopped {name} (pid {started[name]})" for name in reversed(NAMES)]
+            assert [line for line in down.stdout.splitlines() if "stopped" in line] == stopped
+            assert_down(state, started, asked, env["WHISK_DEV_INVOKER_NAME"])
+            status = dev_py("status", env)
+            assert status.returncode == 3, status.stdout + status.stderr
+            assert status.stdout.count(": not running") == len(NAMES)
 
             idle = make("dev-down", env)
             assert idle.returncode == 0, idle.stdout + idle.stderr
             assert "dev: nothing is running" in idle.stdout
         # The data and the saved key are kept between runs: the guest keeps its key.
         assert keys[0] == keys[1]
-        assert (state / "couchdb").is_dir()
+        for data in ("couchdb", "zookeeper", "kafka"):
+            assert (state / data).is_dir()
     finally:
-        subprocess.run(
-            [sys.executable, str(REPO / "scripts" / "dev.py"), "down"],
-            env=env,
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
+        dev_py("down", env)
+        invoker_containers(env["WHISK_DEV_INVOKER_NAME"], remove=True)
 
 
 def test_dev_down_leaves_alone_a_process_that_reuses_a_recorded_pid(tmp_path: Path) -> None:
@@ -171,3 +272,204 @@ def test_dev_down_leaves_alone_a_process_that_reuses_a_recorded_pid(tmp_path: Pa
     finally:
         bystander.kill()
         bystander.wait(timeout=10)
+
+
+# --- the invoke path, up from `make dev` ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DevPlatform:
+    """A platform `make dev` brought up, and how to reach it."""
+
+    env: dict[str, str]
+    wskprops: Path
+    apihost: str
+    auth: str
+    workdir: Path
+
+    def wsk(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """`wsk -i ...` with this platform's `.wskprops`."""
+        return subprocess.run(
+            [str(WSK), "-i", *args],
+            env={**os.environ, "WSK_CONFIG_FILE": str(self.wskprops)},
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevPlatform]:
+    """`make dev` for the module's invoke tests; `make dev-down` after them, which must stop
+    everything and leave no action container behind."""
+    tmp = tmp_path_factory.mktemp("make-dev-platform")
+    env = dev_env(tmp)
+    state, wskprops = Path(env["WHISK_DEV_STATE"]), Path(env["WHISK_DEV_WSKPROPS"])
+    up = make("dev", env)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        started = pids(state)
+        props = read_props(wskprops)
+        workdir = tmp / "work"
+        workdir.mkdir()
+        yield DevPlatform(env, wskprops, props["APIHOST"], props["AUTH"], workdir)
+        down = make("dev-down", env)
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert_down(state, started, wanted_ports(env), env["WHISK_DEV_INVOKER_NAME"])
+    finally:
+        dev_py("down", env)
+        invoker_containers(env["WHISK_DEV_INVOKER_NAME"], remove=True)
+
+
+def poll_summary(platform: DevPlatform, activation_id: str, deadline_s: float = 60.0) -> str:
+    """`wsk -i activation get --summary <id>` until the record exists (a non-blocking invoke
+    answers before the action has run)."""
+    give_up = time.monotonic() + deadline_s
+    while True:
+        got = platform.wsk("activation", "get", "--summary", activation_id)
+        if got.returncode == 0:
+            return got.stdout
+        assert "not found" in got.stderr.lower() or "does not exist" in got.stderr.lower(), (
+            got.stderr
+        )
+        assert time.monotonic() < give_up, f"no activation {activation_id}: {got.stderr}"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize(
+    ("artifact", "code"), [("hello.js", HELLO_JS), ("hello.py", HELLO_PY)], ids=["nodejs", "python"]
+)
+def test_the_seed_workflow_with_wsk(platform: DevPlatform, artifact: str, code: str) -> None:
+    (platform.workdir / artifact).write_text(code)
+    created = platform.wsk("action", "create", "helloAction", artifact)
+    assert (created.returncode, created.stdout) == (0, "ok: created action helloAction\n"), (
+        created.stderr
+    )
+    try:
+        invoked = platform.wsk("action", "invoke", "helloAction")
+        assert invoked.returncode == 0, invoked.stderr
+        prefix = "ok: invoked /guest/helloAction with id "
+        assert invoked.stdout.startswith(prefix), invoked.stdout
+        activation_id = invoked.stdout.removeprefix(prefix).rstrip("\n")
+        assert ACTIVATION_ID.fullmatch(activation_id), invoked.stdout
+
+        lines = poll_summary(platform, activation_id).splitlines()
+        assert len(lines) == 4, lines
+        assert SUMMARY_LINE.fullmatch(lines[0]), lines[0]
+        assert lines[1:] == ["{", '    "msg": "Hello World"', "}"]
+
+        result = platform.wsk("action", "invoke", "helloAction", "-b", "-r")
+        assert (result.returncode, result.stdout) == (0, '{\n    "msg": "Hello World"\n}\n'), (
+            result.stderr
+        )
+
+        logs = platform.wsk("activation", "logs", activation_id)
+        assert logs.returncode == 0, logs.stderr
+        assert "Hello World" in logs.stdout
+    finally:
+        deleted = platform.wsk("action", "delete", "helloAction")
+    assert (deleted.returncode, deleted.stdout) == (0, "ok: deleted action helloAction\n"), (
+        deleted.stderr
+    )
+
+
+# --- OpenWhisk's JavaScript client ------------------------------------------------------------
+
+
+def whisk_cache() -> Path:
+    configured = os.environ.get("WHISK_CACHE")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "whisk"
+
+
+def installed_version(prefix: Path) -> str | None:
+    try:
+        package = json.loads((prefix / "node_modules" / "openwhisk" / "package.json").read_text())
+    except (OSError, ValueError):
+        return None
+    version = package.get("version")
+    return version if isinstance(version, str) else None
+
+
+@pytest.fixture(scope="session")
+def openwhisk_js() -> Path:
+    """The `node_modules` holding npm's `openwhisk` at the pinned version: installed once into
+    the cache (under a lock, into a temporary directory renamed into place when complete),
+    reused afterwards."""
+    npm_cache = whisk_cache() / "npm"
+    prefix = npm_cache / f"openwhisk-{OPENWHISK_JS_VERSION}"
+    npm_cache.mkdir(parents=True, exist_ok=True)
+    with (npm_cache / f"openwhisk-{OPENWHISK_JS_VERSION}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if installed_version(prefix) != OPENWHISK_JS_VERSION:
+            partial = prefix.with_name(f".{prefix.name}.partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.rmtree(prefix, ignore_errors=True)
+            npm = subprocess.run(
+                [
+                    "npm",
+                    "install",
+                    "--prefix",
+                    str(partial),
+                    "--no-audit",
+                    "--no-fund",
+                    f"openwhisk@{OPENWHISK_JS_VERSION}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            assert npm.returncode == 0, npm.stdout + npm.stderr
+            assert installed_version(partial) == OPENWHISK_JS_VERSION
+            partial.rename(prefix)
+    return prefix / "node_modules"
+
+
+def test_openwhisk_javascript_client(platform: DevPlatform, openwhisk_js: Path) -> None:
+    name = f"owjs{uuid.uuid4().hex[:10]}"
+    # The client honours proxy variables: the platform is on loopback.
+    proxies = {"http_proxy", "https_proxy", "proxy", "no_proxy"}
+    env = {k: v for k, v in os.environ.items() if k.lower() not in proxies}
+    run = subprocess.run(
+        ["node", str(CLIENT_SCRIPT)],
+        env={
+            **env,
+            "NODE_PATH": str(openwhisk_js),
+            "WHISK_APIHOST": platform.apihost,
+            "WHISK_AUTH": platform.auth,
+            "WHISK_ACTION": name,
+        },
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    lines = run.stdout.splitlines()
+    assert lines, run.stderr
+    summary: dict[str, Any] = json.loads(lines[-1])
+    assert (run.returncode, summary["ok"]) == (0, True), run.stdout + run.stderr
+    assert summary["steps"] == [
+        "create", "list", "get", "invoke_blocking", "invoke_result", "invoke_nonblocking",
+        "activation_get", "activation_list", "activation_result", "activation_logs",
+        "update", "invoke_updated", "delete", "get_deleted",
+    ]  # fmt: skip
+    assert summary["action"] == name
+    assert (summary["kind"], summary["created_version"]) == ("nodejs:18", "0.0.1")
+    assert summary["blocking_result"] == {"greeting": "Hello Ada", "version": 1}
+    assert summary["result_only"] == {"greeting": "Hello Grace", "version": 1}
+    assert (summary["polled_status"], summary["polled_result"]) == (
+        "success",
+        {"greeting": "Hello Linus", "version": 1},
+    )
+    assert summary["listed_activations"] >= 2
+    assert summary["activation_result"] == {"greeting": "Hello Linus", "version": 1}
+    assert summary["activation_result_success"] is True
+    assert len(summary["logs"]) == 1, summary["logs"]
+    assert summary["logs"][0].endswith("stdout: greeting Linus")
+    assert summary["updated_version"] == "0.0.2"
+    assert summary["updated_result"] == {"greeting": "Hi Ada", "version": 2}
