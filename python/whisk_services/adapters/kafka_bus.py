@@ -23,7 +23,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, Producer
@@ -38,6 +38,38 @@ log = logging.getLogger("whisk.kafka")
 POLL_S = 0.1
 DELIVERY_TIMEOUT_MS = 30_000
 TOPIC_READY_S = 30.0
+CLOSE_TIMEOUT_S = 10.0  # a client closing while its broker is gone waits no longer
+
+
+async def _bounded(work: Callable[[], object], timeout_s: float, what: str) -> None:
+    """Run blocking ``work`` in a daemon thread and wait for it at most ``timeout_s``.
+
+    librdkafka's close and flush block while the broker is unreachable; a daemon thread
+    (not the loop's executor, which the interpreter joins at exit) lets the daemon stop
+    anyway.
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    def target() -> None:
+        try:
+            work()
+        except Exception as error:
+            log.warning("%s failed: %s", what, error)
+        finally:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(settle)
+
+    threading.Thread(target=target, name=what, daemon=True).start()
+    try:
+        await asyncio.wait_for(done, timeout_s)
+    except TimeoutError:
+        log.warning("%s did not finish within %.0f s; going on without it", what, timeout_s)
+
 
 _COMMON = {"socket.nagle.disable": True, "log_level": 4}
 
@@ -92,9 +124,9 @@ class KafkaProducer:
         """Flush for up to 5 s, then stop the polling thread."""
         if not self._running:
             return
-        await asyncio.to_thread(self._producer.flush, 5.0)
+        await _bounded(lambda: self._producer.flush(5.0), CLOSE_TIMEOUT_S, "kafka flush")
         self._running = False
-        await asyncio.to_thread(self._thread.join)
+        await _bounded(self._thread.join, CLOSE_TIMEOUT_S, "kafka producer thread")
 
 
 class KafkaConsumer:
@@ -186,11 +218,11 @@ class KafkaConsumer:
             return
         self._closed = True
         self._running = False
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join)
-            await asyncio.to_thread(self._store_received)
-        await asyncio.to_thread(self._consumer.close)
         self._queue.put_nowait(None)
+        if self._thread is not None:
+            await _bounded(self._thread.join, CLOSE_TIMEOUT_S, "kafka consumer thread")
+            await _bounded(self._store_received, CLOSE_TIMEOUT_S, "kafka offset store")
+        await _bounded(self._consumer.close, CLOSE_TIMEOUT_S, f"closing the {self._topic} reader")
 
 
 class KafkaBus:
