@@ -32,6 +32,7 @@ from whisk_services.ports.containers import ContainerError, ContainerLogs
 
 PROJECT_LABELS = {"org.whisk.project": "whisk", "org.whisk.role": "action"}
 ACTION_PORT = "8080/tcp"
+OOM_SETTLE_S = 2.0
 PIDS_LIMIT = 1024
 
 
@@ -139,16 +140,24 @@ class DockerContainer:
         """The lines that arrived at or after ``since``; older ones are forgotten."""
         return self._logs.since(int(since * 1_000_000_000))
 
-    async def oom_killed(self) -> bool:
-        """Docker's ``State.OOMKilled`` (False once the container is gone)."""
-        try:
-            await asyncio.to_thread(self._container.reload)
-        except docker.errors.NotFound:
-            return False
-        except docker.errors.DockerException as error:
-            raise ContainerError(f"docker inspect {self.id[:12]}: {error}") from error
-        state = self._container.attrs.get("State", {})
-        return bool(state.get("OOMKilled", False))
+    async def oom_killed(self, settle_s: float = OOM_SETTLE_S) -> bool:
+        """Docker's ``State.OOMKilled``, read once the container stopped (Docker sets it
+        from the exit event, a moment after the action's connection dropped), waiting at
+        most ``settle_s``; False for a container still running then, or already gone."""
+        give_up = time.monotonic() + settle_s
+        while True:
+            try:
+                await asyncio.to_thread(self._container.reload)
+            except docker.errors.NotFound:
+                return False
+            except docker.errors.DockerException as error:
+                raise ContainerError(f"docker inspect {self.id[:12]}: {error}") from error
+            state = self._container.attrs.get("State", {})
+            if state.get("OOMKilled"):
+                return True
+            if not state.get("Running", False) or time.monotonic() >= give_up:
+                return False
+            await asyncio.sleep(0.05)
 
 
 class DockerContainerFactory:

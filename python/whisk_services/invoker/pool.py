@@ -8,6 +8,12 @@ the memory fits, a new container after evicting just enough least-recently-used 
 containers, or else waits its turn (FIFO, head of line) until memory frees. A container
 runs one activation at a time.
 
+A container whose run answered but whose logs are still being read is "finishing"
+(``finishing``): an acquire for the same action that finds no free warm container waits
+for it rather than starting another one, and takes it over directly at its ``release``
+(or plans afresh if it turned out unhealthy). Sequential calls of one action thus stay in
+one container although the invoker answers before it reads the logs.
+
 ``release`` returns a healthy container to the free pool, where it is paused after
 ``pause_grace_s`` and destroyed after ``idle_timeout_s`` of idleness; an unhealthy one is
 destroyed at once. A stem cell taken is replaced in the background.
@@ -54,6 +60,7 @@ class PoolStats:
     cold_starts: int = 0  # containers created on the request path
     prewarm_hits: int = 0
     warm_hits: int = 0
+    handoffs: int = 0  # warm hits on a container taken over as its logs were read
     inits: int = 0  # leases with needs_init
     evictions: int = 0
     pauses: int = 0
@@ -72,6 +79,8 @@ class _Entry:
     last_used: float = 0.0
     timer: asyncio.Task[None] | None = None
     pausing: asyncio.Task[None] | None = None
+    finishing: bool = False
+    handoff: asyncio.Future[bool] | None = None  # the acquire waiting to take it over
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +104,7 @@ class _Request:
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    how: Literal["warm", "prewarm", "cold"]
+    how: Literal["warm", "handoff", "prewarm", "cold"]
     entry: _Entry
 
 
@@ -204,13 +213,25 @@ class ContainerPool:
                 raise
         return await self._execute(request, plan)
 
+    def finishing(self, lease: Lease) -> None:
+        """The lease's run answered; only its logs remain to be read before ``release``."""
+        if lease._entry in self._busy:
+            lease._entry.finishing = True
+
     async def release(self, lease: Lease, *, healthy: bool) -> None:
-        """Give the container back: to the free pool if ``healthy``, else destroyed."""
+        """Give the container back: to the acquire waiting for it, else to the free pool
+        if ``healthy``; an unhealthy one is destroyed."""
         entry = lease._entry
         if entry not in self._busy:
             if self._closed:
                 return
             raise ValueError(f"lease of {lease.container.id} is not held")
+        handoff, entry.handoff, entry.finishing = entry.handoff, None, False
+        if handoff is not None and not handoff.done():
+            if healthy and not self._closed:
+                handoff.set_result(True)  # it stays busy, now for the waiting acquire
+                return
+            handoff.set_result(False)
         self._busy.discard(entry)
         if healthy and not self._closed:
             self._make_free(entry)
@@ -230,6 +251,10 @@ class ContainerPool:
                     entry.timer = None
                 self._busy.add(entry)
                 return _Plan("warm", entry)
+        for entry in self._busy:
+            if entry.action_key == request.action_key and entry.finishing and not entry.handoff:
+                entry.handoff = asyncio.get_running_loop().create_future()
+                return _Plan("handoff", entry)
         if not self._make_room(request.memory_mb):
             return None
         for entry in self._stem_cells:
@@ -276,6 +301,11 @@ class ContainerPool:
 
     def _abandon(self, plan: _Plan) -> None:
         """Undo a plan whose acquire was cancelled before it could use it."""
+        if plan.how == "handoff":
+            if plan.entry.handoff is not None:
+                plan.entry.handoff.cancel()
+                plan.entry.handoff = None
+            return
         self._busy.discard(plan.entry)
         if plan.how == "warm":
             self._make_free(plan.entry)
@@ -292,6 +322,16 @@ class ContainerPool:
 
     async def _execute(self, request: _Request, plan: _Plan) -> Lease:
         entry = plan.entry
+        if plan.how == "handoff":
+            if not await self._take_over(entry):
+                return await self.acquire(
+                    request.action_key, request.kind, request.image, request.memory_mb
+                )
+            if entry.container is None:  # destroyed by close() meanwhile
+                raise PoolClosedError("the container pool is closed")
+            self.stats.warm_hits += 1
+            self.stats.handoffs += 1
+            return Lease(entry.container, request.action_key, False, request.memory_mb, entry)
         try:
             if plan.how == "warm":
                 await self._resume(entry)
@@ -316,6 +356,21 @@ class ContainerPool:
         if needs_init:
             self.stats.inits += 1
         return Lease(entry.container, request.action_key, needs_init, request.memory_mb, entry)
+
+    async def _take_over(self, entry: _Entry) -> bool:
+        """Wait for the finishing container's release: True if it is now ours."""
+        future = entry.handoff
+        assert future is not None
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled() and future.result():
+                self._busy.discard(entry)  # ours, but nobody will use it
+                self._make_free(entry)
+                self._drain()
+            elif entry.handoff is future:
+                entry.handoff = None
+            raise
 
     async def _resume(self, entry: _Entry) -> None:
         """Wait for a pause under way, then unpause if paused."""

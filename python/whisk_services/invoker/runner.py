@@ -145,6 +145,37 @@ class RunResult:
     healthy: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """An activation's outcome before its logs are read (``ActionRunner.execute``).
+
+    The response is known as soon as ``/run`` answers; the logs follow a moment later
+    (the sentinels travel through the engine's log stream), so the invoker answers the
+    caller first and reads the logs after (``ActionRunner.logs``). ``logs`` is already
+    set when the init failed (its logs were read on the way).
+    """
+
+    response: ActivationResponse
+    init_time_ms: int | None
+    duration_ms: int
+    since: float
+    limits: ActionLimits
+    timed_out: bool = False
+    healthy: bool = True
+    logs: list[str] | None = None
+
+    def with_logs(self, logs: list[str]) -> RunResult:
+        """The complete result."""
+        return RunResult(
+            self.response,
+            logs,
+            self.init_time_ms,
+            self.duration_ms,
+            self.timed_out,
+            self.healthy,
+        )
+
+
 class _Timeout(Exception):  # noqa: N818 -- a condition
     pass
 
@@ -201,7 +232,7 @@ class ActionRunner:
     ) -> list[str]:
         limit_bytes = limits.logs * 1024 * 1024
         give_up = time.monotonic() + (self._log_wait_s if wait else 0.0)
-        pause = 0.002
+        pause = 0.0005
         while True:
             try:
                 raw = await container.logs_since(since)
@@ -213,7 +244,7 @@ class ActionRunner:
                     lines.append(format_log_line(_now_ms(), "stderr", LOGS_MISSING))
                 return lines
             await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.05)
+            pause = min(pause * 2, 0.02)
 
     async def init(self, container: Container, action: ActionCode) -> tuple[RunResult | None, int]:
         """``/init``: None and its duration when it succeeded, else the failed result."""
@@ -249,7 +280,7 @@ class ActionRunner:
         logs = await self._logs(container, since, action.limits, wait=not timed_out)
         return RunResult(response, logs, elapsed, elapsed, timed_out, healthy=False), elapsed
 
-    async def run(
+    async def execute(
         self,
         container: Container,
         action: ActionCode,
@@ -257,8 +288,9 @@ class ActionRunner:
         *,
         activation: Mapping[str, str] | None = None,
         initialize: bool = False,
-    ) -> RunResult:
-        """Init (if ``initialize``) then run ``action`` with ``args`` in ``container``.
+    ) -> Execution:
+        """Init (if ``initialize``) then run ``action`` with ``args`` in ``container``;
+        the logs are read afterwards with ``logs``.
 
         ``activation`` holds the run's ``__OW_*`` fields by their lower-case names
         (``namespace``, ``action_name``, ``activation_id``, ``api_key``...); ``deadline``
@@ -268,7 +300,16 @@ class ActionRunner:
         if initialize:
             failed, init_ms = await self.init(container, action)
             if failed is not None:
-                return failed
+                return Execution(
+                    failed.response,
+                    failed.init_time_ms,
+                    failed.duration_ms,
+                    time.time(),
+                    action.limits,
+                    failed.timed_out,
+                    healthy=False,
+                    logs=failed.logs,
+                )
         timeout_ms = action.limits.timeout
         since = time.time()
         started = time.monotonic()
@@ -291,8 +332,31 @@ class ActionRunner:
         else:
             response = _run_response(status, payload)
         duration = round((time.monotonic() - started) * 1000)
-        logs = await self._logs(container, since, action.limits, wait=not timed_out)
-        return RunResult(response, logs, init_ms, duration, timed_out, healthy)
+        return Execution(response, init_ms, duration, since, action.limits, timed_out, healthy)
+
+    async def logs(self, container: Container, execution: Execution) -> list[str]:
+        """The execution's logs: up to both sentinels (waiting for them briefly, unless the
+        run timed out and the proxy may never write them)."""
+        if execution.logs is not None:
+            return execution.logs
+        return await self._logs(
+            container, execution.since, execution.limits, wait=not execution.timed_out
+        )
+
+    async def run(
+        self,
+        container: Container,
+        action: ActionCode,
+        args: Mapping[str, Any],
+        *,
+        activation: Mapping[str, str] | None = None,
+        initialize: bool = False,
+    ) -> RunResult:
+        """``execute`` then ``logs``: the whole result at once."""
+        execution = await self.execute(
+            container, action, args, activation=activation, initialize=initialize
+        )
+        return execution.with_logs(await self.logs(container, execution))
 
 
 def _decode(payload: bytes) -> Any:

@@ -1,10 +1,12 @@
 """One activation on the invoker: from an activation message to a completion and a record.
 
 For each message: fetch the action (by revision, cached), take a container from the pool
-(warm, stem cell or cold) on the action's memory, ``/init`` it if new, ``/run`` it, give the
-container back (destroyed if it timed out, ran out of memory or died), then send the
-completion message to the controller that asked (with the record when a caller blocks) and
-queue the activation record for the database, in that order. Every new container gets its
+(warm, stem cell or cold) on the action's memory, ``/init`` it if new, ``/run`` it, send the
+completion message to the controller that asked (with the record, logs left out, when a
+caller blocks), then read the logs, give the container back (destroyed if it timed out, ran
+out of memory or died) and queue the activation record for the database, in that order.
+The caller's answer does not wait for the logs, which trail the response by a millisecond
+or two through the engine's log stream. Every new container gets its
 ``/init`` (a blackbox action without code gets empty code, as OpenWhisk's own skeleton
 image expects): the init also waits until the container's server listens.
 
@@ -18,14 +20,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from whisk_services.invoker.actions import ACTION_REMOVED, ActionMissingError, ActionSource
 from whisk_services.invoker.pool import ContainerPool
 from whisk_services.invoker.records import ActivationRecords
-from whisk_services.invoker.runner import ActionCode, ActionRunner, RunResult
+from whisk_services.invoker.runner import ActionCode, ActionRunner, Execution
 from whisk_services.model.activation import Activation, ActivationResponse, ActivationStatus
 from whisk_services.model.entities import Action
 from whisk_services.model.exec import BlackboxExec, CodeExec
@@ -60,6 +62,9 @@ class Placement:
     pool_kind: str
     code: str | None
     main: str
+
+
+_Finish = Callable[[], Awaitable[list[str]]]
 
 
 class UnknownRuntimeError(LookupError):
@@ -118,28 +123,37 @@ class ActivationService:
         """Run ``message``'s activation; return its record (already sent and queued)."""
         kind = "unknown"
         action: Action | None = None
+        finish: _Finish | None = None
         try:
             _rev, action = await self._actions.get(message.action.as_path(), message.revision)
             kind = action.exec.kind
-            outcome = await self._run(message, action)
+            outcome, finish = await self._run(message, action)
         except ActionMissingError:
             outcome = _failed(ActivationResponse.application_error({"error": ACTION_REMOVED}))
         except Exception:
             log.exception("activation %s failed in the invoker", message.activation_id)
             outcome = _failed(ActivationResponse.whisk_error(INTERNAL_ERROR))
         record = self._record(message, action, kind, outcome)
-        await self._complete(message, record)
+        try:
+            await self._complete(message, record)  # the caller need not wait for the logs
+        finally:
+            if finish is not None:
+                record = replace(record, logs=tuple(await finish()))
         self._records.add(record)
         self.completed += 1
         return record
 
-    async def _run(self, message: ActivationMessage, action: Action) -> _Outcome:
+    async def _run(
+        self, message: ActivationMessage, action: Action
+    ) -> tuple[_Outcome, _Finish | None]:
+        """The outcome (without logs) and, when a container ran it, what reads the logs
+        and gives the container back."""
         try:
             place = self.placement(action)
         except UnknownRuntimeError as error:
             return _failed(
                 ActivationResponse.whisk_error(f"The runtime '{error}' is not available here.")
-            )
+            ), None
         key = f"{message.user.namespace}|{message.action.as_path()}|{message.revision}"
         try:
             lease = await self._pool.acquire(
@@ -148,9 +162,9 @@ class ActivationService:
         except ContainerError as error:
             log.warning("no container for %s: %s", message.activation_id, error)
             if isinstance(action.exec, BlackboxExec):
-                return _failed(ActivationResponse.developer_error(image_pull_failed(place.image)))
-            return _failed(ActivationResponse.whisk_error(INTERNAL_ERROR))
-        healthy = False
+                failed = ActivationResponse.developer_error(image_pull_failed(place.image))
+                return _failed(failed), None
+            return _failed(ActivationResponse.whisk_error(INTERNAL_ERROR)), None
         try:
             code = ActionCode(
                 name=action.name,
@@ -161,7 +175,7 @@ class ActivationService:
                 limits=action.limits,
             )
             start_ms = _now_ms()
-            result = await self._runner.run(
+            execution = await self._runner.execute(
                 lease.container,
                 code,
                 message.content,
@@ -169,29 +183,34 @@ class ActivationService:
                 initialize=lease.needs_init,
             )
             end_ms = max(_now_ms(), start_ms)
-            healthy = result.healthy
-            response = await self._classify(lease.container, result)
-            return _Outcome(
-                response,
-                result.logs,
-                start_ms,
-                end_ms,
-                result.init_time_ms,
-                result.timed_out,
-            )
-        finally:
-            await self._pool.release(lease, healthy=healthy)
+            if execution.healthy:
+                self._pool.finishing(lease)  # the next call of this action may wait for it
+            response = await self._classify(lease.container, execution)
+        except BaseException:
+            await self._pool.release(lease, healthy=False)
+            raise
 
-    async def _classify(self, container: Any, result: RunResult) -> ActivationResponse:
+        async def finish() -> list[str]:
+            try:
+                return await self._runner.logs(lease.container, execution)
+            finally:
+                await self._pool.release(lease, healthy=execution.healthy)
+
+        outcome = _Outcome(
+            response, [], start_ms, end_ms, execution.init_time_ms, execution.timed_out
+        )
+        return outcome, finish
+
+    async def _classify(self, container: Any, execution: Execution) -> ActivationResponse:
         """The run's response, or the memory error when the kernel killed the action."""
-        if result.healthy or result.timed_out:
-            return result.response
+        if execution.healthy or execution.timed_out:
+            return execution.response
         try:
             if await container.oom_killed():
                 return ActivationResponse.developer_error(MEMORY_EXHAUSTED)
         except ContainerError as error:
             log.warning("cannot inspect container %s: %s", container.id, error)
-        return result.response
+        return execution.response
 
     def _run_fields(self, message: ActivationMessage, action: Action) -> dict[str, str]:
         """The ``/run`` keys the proxy exports as ``__OW_*``."""

@@ -337,3 +337,78 @@ def test_close_destroys_everything() -> None:
         await pool.release(busy, healthy=True)  # a lease outliving the pool is fine
 
     run(body)
+
+
+def test_a_finishing_container_is_handed_to_the_next_call_of_its_action() -> None:
+    async def body() -> None:
+        factory = MemoryContainerFactory()
+        pool = pool_of(factory)
+        first = await pool.acquire("guest/hello", *PY, 256)
+        pool.finishing(first)
+        waiting = asyncio.create_task(pool.acquire("guest/hello", *PY, 256))
+        other = await pool.acquire("guest/other", *PY, 256)  # another action does not wait
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        await pool.release(first, healthy=True)
+        second = await waiting
+        assert second.container.id == first.container.id
+        assert second.needs_init is False
+        assert other.container.id != first.container.id
+        assert factory.count("create") == 2
+        assert (pool.stats.handoffs, pool.stats.warm_hits) == (1, 1)
+        assert pool.busy_count == 2
+        await pool.release(second, healthy=True)
+        assert pool.free_count == 1
+        await pool.close()
+
+    run(body)
+
+
+def test_an_unhealthy_finishing_container_sends_its_waiter_elsewhere() -> None:
+    async def body() -> None:
+        factory = MemoryContainerFactory()
+        pool = pool_of(factory)
+        first = await pool.acquire("guest/hello", *PY, 256)
+        pool.finishing(first)
+        waiting = asyncio.create_task(pool.acquire("guest/hello", *PY, 256))
+        await asyncio.sleep(0)
+        await pool.release(first, healthy=False)
+        second = await waiting
+        assert second.container.id != first.container.id
+        assert second.needs_init is True
+        assert factory.count("destroy") == 1
+        await pool.close()
+
+    run(body)
+
+
+def test_a_cancelled_handoff_leaves_the_container_free() -> None:
+    async def body() -> None:
+        factory = MemoryContainerFactory()
+        pool = pool_of(factory)
+        first = await pool.acquire("guest/hello", *PY, 256)
+        pool.finishing(first)
+        waiting = asyncio.create_task(pool.acquire("guest/hello", *PY, 256))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await pool.release(first, healthy=True)
+        assert (pool.free_count, pool.busy_count) == (1, 0)
+        again = await pool.acquire("guest/hello", *PY, 256)
+        assert again.container.id == first.container.id
+        await pool.close()
+
+    run(body)
+
+
+def test_a_running_container_that_is_not_finishing_is_not_waited_for() -> None:
+    async def body() -> None:
+        factory = MemoryContainerFactory()
+        pool = pool_of(factory)
+        first = await pool.acquire("guest/hello", *PY, 256)
+        second = await pool.acquire("guest/hello", *PY, 256)
+        assert second.container.id != first.container.id
+        await pool.close()
+
+    run(body)

@@ -18,7 +18,7 @@ from whisk_services.invoker.actions import ACTION_REMOVED, ActionSource
 from whisk_services.invoker.main import MessageFeed
 from whisk_services.invoker.pool import ContainerPool
 from whisk_services.invoker.records import ActivationRecords
-from whisk_services.invoker.runner import ActionCode, ActionRunner, RunResult
+from whisk_services.invoker.runner import ActionCode, ActionRunner, Execution, RunResult
 from whisk_services.invoker.service import (
     INTERNAL_ERROR,
     MEMORY_EXHAUSTED,
@@ -51,7 +51,7 @@ class ScriptedRunner(ActionRunner):
         self.answer = answer
         self.calls: list[dict[str, Any]] = []
 
-    async def run(
+    async def execute(
         self,
         container: Container,
         action: ActionCode,
@@ -59,7 +59,7 @@ class ScriptedRunner(ActionRunner):
         *,
         activation: Mapping[str, str] | None = None,
         initialize: bool = False,
-    ) -> RunResult:
+    ) -> Execution:
         self.calls.append(
             {
                 "container": container.id,
@@ -69,7 +69,17 @@ class ScriptedRunner(ActionRunner):
                 "initialize": initialize,
             }
         )
-        return self.answer(container, action, args)
+        result = self.answer(container, action, args)
+        return Execution(
+            result.response,
+            result.init_time_ms,
+            result.duration_ms,
+            0.0,
+            action.limits,
+            result.timed_out,
+            result.healthy,
+            logs=result.logs,
+        )
 
 
 def echo(_container: Container, _action: ActionCode, args: Mapping[str, Any]) -> RunResult:
@@ -180,6 +190,51 @@ def test_a_record_too_large_for_kafka_travels_as_its_id() -> None:
         (completion,) = bed.completions()
         assert completion.activation is None
         assert completion.activation_id == record.activation_id
+
+    run(body)
+
+
+def test_the_completion_leaves_before_the_logs_are_read() -> None:
+    class Watching(ScriptedRunner):
+        completions_at_logs: int = -1
+
+        async def logs(self, container: Container, execution: Execution) -> list[str]:
+            self.completions_at_logs = len(bed.completions())
+            return await super().logs(container, execution)
+
+    bed = Bed()
+    watching = Watching(echo)
+    bed.service._runner = watching
+
+    async def body() -> None:
+        await bed.start()
+        rev = await bed.store_action("hello", PY_HELLO)
+        record = await bed.service.handle(message(rev))
+        await bed.stop()
+        assert watching.completions_at_logs == 1
+        assert record.logs == ("line",)
+
+    run(body)
+
+
+def test_records_wait_a_moment_to_batch() -> None:
+    class Counting(MemoryDocumentStore):
+        sizes: list[int]
+
+        async def put_many(self, docs: Any) -> list[str | None]:
+            self.sizes.append(len(docs))
+            return await super().put_many(docs)
+
+    async def body() -> None:
+        store = Counting("activations")
+        store.sizes = []
+        records = ActivationRecords(store, batch_window_s=0.2)
+        records.start()
+        for n in range(4):
+            records.add(activation(n))
+            await asyncio.sleep(0.01)
+        await records.close()
+        assert store.sizes == [4]
 
     run(body)
 
@@ -366,7 +421,7 @@ def test_records_batch_while_a_write_is_under_way_and_retry_failures() -> None:
 
     async def body() -> None:
         store = SlowFlakyStore()
-        records = ActivationRecords(store)
+        records = ActivationRecords(store, batch_window_s=0)
         records.start()
         made = [activation(n) for n in range(6)]
         records.add(made[0])
