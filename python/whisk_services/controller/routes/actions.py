@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from whisk_services.controller import errors
+from whisk_services.controller.activator import Activator, Target, truthy
 from whisk_services.controller.auth import parse_basic
 from whisk_services.controller.context import (
     caller,
@@ -29,13 +30,12 @@ from whisk_services.controller.invocations import Finished
 from whisk_services.controller.middleware import transaction_id
 from whisk_services.controller.requests import flag, json_object, paging
 from whisk_services.controller.routes._stored import remove, replaceable, save, stored
-from whisk_services.model.activation import ActivationStatus, new_activation_id
+from whisk_services.model.activation import ActivationStatus
 from whisk_services.model.entities import Action, Package
 from whisk_services.model.exec import SequenceExec
 from whisk_services.model.identity import Identity
-from whisk_services.model.messages import ActivationMessage, MessageUser
-from whisk_services.model.names import EntityPath, FullyQualifiedName, validate_entity_name
-from whisk_services.ports.documents import Document, JsonObject
+from whisk_services.model.names import EntityPath, validate_entity_name
+from whisk_services.ports.documents import Document
 from whisk_services.ports.messaging import MessagingError
 
 routes = web.RouteTableDef()
@@ -171,11 +171,6 @@ async def delete_action(request: web.Request) -> web.Response:
     return web.json_response(Action.from_doc(doc.body).to_api())
 
 
-def _truthy(value: object) -> bool:
-    """An annotation that is on: `true` (or the string "true", as the invoker reads it)."""
-    return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
 def _timeout_s(request: web.Request) -> float | None:
     """`?timeout=<ms>` in seconds: a positive integer, or None when absent."""
     raw = request.query.get("timeout")
@@ -184,20 +179,6 @@ def _timeout_s(request: web.Request) -> float | None:
     if not (raw.isascii() and raw.isdigit()) or int(raw) <= 0:
         raise ApiError(400, errors.BAD_TIMEOUT)
     return int(raw) / 1000
-
-
-def _arguments(action: Action, payload: dict[str, Any]) -> tuple[JsonObject, tuple[str, ...]]:
-    """The activation's parameters (the action's, overridden by the payload) and the keys
-    of those the action exports at `/init`.
-
-    A `final` action's defined parameters (those with a value) cannot be overridden.
-    """
-    if _truthy(action.annotations.get("final")):
-        defined = {p.key for p in action.parameters if p.value is not None}
-        if not defined.isdisjoint(payload):
-            raise ApiError(400, errors.RESERVED_PARAMETERS)
-    content = {**action.parameters.to_dict(), **payload}
-    return content, tuple(p.key for p in action.parameters if p.init)
 
 
 def _answer(activation_id: str, finished: Finished | None, result_only: bool) -> web.Response:
@@ -242,35 +223,27 @@ async def invoke_action(request: web.Request) -> web.Response:
         # Sequences (the controller chaining one activation per component) arrive with a
         # later issue; until then, say so rather than run them wrongly.
         raise ApiError(501, errors.SEQUENCE_NOT_YET)
-    content, init_args = _arguments(action, body)
     invocations = services(request).invocations
     if invocations is None:
         raise ApiError(503, errors.NO_INVOKERS)
+    activator = Activator(invocations)
+    target = Target(path, name, doc.rev, action)
     api_key = None
-    if _truthy(action.annotations.get("provide-api-key")):
+    if truthy(action.annotations.get("provide-api-key")):
         api_key = parse_basic(request.headers.get("Authorization")).compact()
-    message = ActivationMessage(
+    message = activator.message(
+        identity,
+        target,
+        body,
         transid=transaction_id(request),
-        action=FullyQualifiedName(path, name),
-        action_version=str(action.version),
-        revision=doc.rev,
-        user=MessageUser(identity.subject, identity.namespace, identity.uuid),
-        activation_id=new_activation_id(),
-        controller=invocations.controller,
         blocking=blocking,
-        content=content,
-        init_args=init_args,
         api_key=api_key,
-        accepted_ms=time.time_ns() // 1_000_000,
     )
     try:
         if not blocking:
-            await invocations.send(message)
+            await activator.start(message)
             return _answer(message.activation_id, None, result_only)
-        wait_s = invocations.max_wait_s
-        if timeout_s is not None:
-            wait_s = min(wait_s, timeout_s)
-        finished = await invocations.send_and_wait(message, wait_s)
+        finished = await activator.run(message, timeout_s)
     except MessagingError as error:
         log.warning(
             "[%s] activation %s not queued: %s", message.transid, message.activation_id, error
