@@ -38,6 +38,20 @@ def _url(env: Mapping[str, str], name: str) -> str:
     return value.rstrip("/")
 
 
+def _instance(env: Mapping[str, str], prefix: str) -> int:
+    raw = env.get(f"{prefix}INSTANCE", "0")
+    if not raw.isdigit():
+        raise SettingsError(f"{prefix}INSTANCE must be a number >= 0, not {raw!r}")
+    return int(raw)
+
+
+def _log_level(env: Mapping[str, str], prefix: str) -> str:
+    level = env.get(f"{prefix}LOG_LEVEL", "INFO").upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise SettingsError(f"{prefix}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
 @dataclass(frozen=True, slots=True)
 class CouchDBSettings:
     """Where the databases are, and the admin credentials to reach them."""
@@ -85,13 +99,8 @@ class ControllerSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> ControllerSettings:
         source = os.environ if env is None else env
         prefix = "WHISK_CONTROLLER_"
-        instance_raw = source.get(f"{prefix}INSTANCE", "0")
-        if not instance_raw.isdigit():
-            raise SettingsError(f"{prefix}INSTANCE must be a number >= 0, not {instance_raw!r}")
-        instance = int(instance_raw)
-        log_level = source.get(f"{prefix}LOG_LEVEL", "INFO").upper()
-        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise SettingsError(f"{prefix}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        instance = _instance(source, prefix)
+        log_level = _log_level(source, prefix)
         return cls(
             host=source.get(f"{prefix}HOST", "127.0.0.1"),
             port=_port(source, f"{prefix}PORT", 10001 + instance),
@@ -213,13 +222,8 @@ class InvokerSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> InvokerSettings:
         source = os.environ if env is None else env
         prefix = "WHISK_INVOKER_"
-        instance_raw = source.get(f"{prefix}INSTANCE", "0")
-        if not instance_raw.isdigit():
-            raise SettingsError(f"{prefix}INSTANCE must be a number >= 0, not {instance_raw!r}")
-        instance = int(instance_raw)
-        log_level = source.get(f"{prefix}LOG_LEVEL", "INFO").upper()
-        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise SettingsError(f"{prefix}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        instance = _instance(source, prefix)
+        log_level = _log_level(source, prefix)
         memory = _number(source, f"{prefix}USER_MEMORY_MB", 2048, 128)
         egress = source.get(f"{prefix}ACTION_EGRESS", "false").lower()
         if egress not in {"true", "false"}:
