@@ -94,5 +94,6 @@ dev-down:  ## stop what `make dev` started (its data is kept)
 up: prereqs artifacts images venv  ## bring the platform up (today: its prerequisites; see README)
 	@echo
 	@echo "make up: prerequisites, artifacts ($(WHISK_ARTIFACTS)) and images are ready."
-	@echo "make up: the controller, invoker and the Vagrant dev box are not built yet;"
-	@echo "make up: see README.md, 'Status', for what each later step adds."
+	@echo "make up: the Ansible roles and the Vagrant dev box behind it are not built yet;"
+	@echo "make up: 'make dev' runs the whole platform as local processes meanwhile"
+	@echo "make up: (README.md, 'Running the platform locally')."
