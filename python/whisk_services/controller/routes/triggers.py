@@ -1,7 +1,9 @@
 """`/namespaces/{ns}/triggers`: list, get, create or update, delete, and fire triggers.
 
 A trigger document also holds the links of the rules on it (`rules`: rule -> action and
-status); deleting a trigger leaves its rules in place (they read as `inactive`).
+status); deleting a trigger leaves its rules in place (they read as `inactive`). Firing a
+trigger activates its active rules' actions (``controller.firing``): 202 with the fire's
+activation id, or 204 when no rule is active.
 """
 
 from __future__ import annotations
@@ -18,20 +20,26 @@ from whisk_services.controller.context import (
     services,
 )
 from whisk_services.controller.errors import ApiError
+from whisk_services.controller.firing import MAX_PAYLOAD_BYTES, Firing
 from whisk_services.controller.requests import flag, json_object, paging
 from whisk_services.controller.routes._stored import remove, replaceable, save, stored
-from whisk_services.model.entities import RuleStatus, Trigger
+from whisk_services.model.entities import Trigger
+from whisk_services.model.identity import Identity
 from whisk_services.model.names import EntityPath, validate_entity_name
 from whisk_services.ports.documents import Document, JsonObject
 
 routes = web.RouteTableDef()
 
+ACTIVATION_ID_HEADER = "x-openwhisk-activation-id"
 SUMMARY_FIELDS = ("namespace", "name", "version", "publish", "annotations", "updated")
 
 
 async def _located(request: web.Request) -> tuple[EntityPath, str]:
     """The trigger's namespace and name from `{namespace}/triggers/{name}`, owner only."""
-    identity = await caller(request)
+    return _locate(request, await caller(request))
+
+
+def _locate(request: web.Request, identity: Identity) -> tuple[EntityPath, str]:
     namespace = resolve_namespace(identity, request.match_info["namespace"])
     name = request.match_info["name"]
     owner_only(identity, namespace, name)
@@ -95,13 +103,20 @@ async def delete_trigger(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/namespaces/{namespace}/triggers/{name}")
 async def fire_trigger(request: web.Request) -> web.StreamResponse:
-    path, name = await _located(request)
-    await json_object(request)
+    identity = await caller(request)
+    path, name = _locate(request, identity)
+    raw = await request.read()
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise ApiError(413, errors.too_large("Request", len(raw), MAX_PAYLOAD_BYTES))
+    payload = await json_object(request)
     doc = await stored_trigger(request, f"{path}/{name}")
     trigger = Trigger.from_doc(doc.body)
-    if not any(link.status is RuleStatus.ACTIVE for _, link in trigger.rules):
+    activation_id = await Firing(request, identity, trigger, payload).run()
+    if activation_id is None:
         # No active rule: nothing runs and no activation record is written.
         return web.Response(status=204)
-    # Invoking the rules' actions needs the invocation path (Kafka, invokers), which is
-    # the next issue's: until then, say so rather than make up an activation.
-    raise ApiError(503, errors.NO_INVOKERS)
+    return web.json_response(
+        {"activationId": activation_id},
+        status=202,
+        headers={ACTIVATION_ID_HEADER: activation_id},
+    )
