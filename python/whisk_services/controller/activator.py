@@ -97,10 +97,13 @@ class Activator:
         """Send a non-blocking activation; return once Kafka acknowledged it."""
         await self.invocations.send(message)
 
-    async def run(self, message: ActivationMessage, wait_s: float | None) -> Finished | None:
+    async def run(
+        self, message: ActivationMessage, wait_s: float | None, *, capped: bool = True
+    ) -> Finished | None:
         """Send a blocking activation and wait for it (at most ``wait_s``, capped by the
-        controller's maximum): None when the wait ended first."""
+        controller's maximum unless ``capped`` is false, as for a sequence's components,
+        which wait as long as their own time limit): None when the wait ended first."""
         limit = self.invocations.max_wait_s
         if wait_s is not None:
-            limit = min(limit, wait_s)
+            limit = min(limit, wait_s) if capped else wait_s
         return await self.invocations.send_and_wait(message, limit)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -34,6 +36,9 @@ class Services:
     build: str = "whisk-services"
     # The Kafka invoke path; None when the controller runs without Kafka (invokes are 503).
     invocations: Invocations | None = None
+    # Work that outlives its request (sequences run by the controller): kept here so it is
+    # not garbage collected, and cancelled when the controller stops.
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
 SERVICES = web.AppKey("services", Services)

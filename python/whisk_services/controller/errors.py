@@ -20,6 +20,46 @@ NO_INVOKERS = "No invokers available."
 QUEUE_UNAVAILABLE = "No invokers available: the activation could not be queued. Try again later."
 RESERVED_PARAMETERS = "Request defines parameters that are not allowed (e.g., reserved properties)."
 SEQUENCE_NOT_YET = "Sequences cannot be invoked yet."
+
+
+def sequence_component_missing(component: str) -> str:
+    """A sequence names a component that does not exist (or is not an action)."""
+    return f"Sequence component '{component}' does not exist."
+
+
+def sequence_component_forbidden(component: str) -> str:
+    """A sequence names a component the invoking identity may not read."""
+    return f"Sequence component '{component}' is not accessible to the invoking subject."
+
+
+def sequence_component_unusable(component: str, reason: str) -> str:
+    """A sequence component cannot be invoked for another reason."""
+    return f"Sequence component '{component}' cannot be invoked: {reason}"
+
+
+def sequence_component_late(component: str) -> str:
+    """A component's completion did not arrive within its time limit plus a margin."""
+    return f"Sequence component '{component}' did not complete in time."
+
+
+def sequence_component_unqueued(component: str) -> str:
+    """A component's activation could not be sent to an invoker."""
+    return f"Sequence component '{component}' could not be queued: no invokers available."
+
+
+def sequence_component_not_object(component: str) -> str:
+    """A component's result cannot be the next component's parameters."""
+    return (
+        f"Sequence component '{component}' did not return a JSON object "
+        "to pass to the next component."
+    )
+
+
+def sequence_too_deep(levels: int) -> str:
+    """Sequences nested deeper than the controller allows (or a cycle through an update)."""
+    return f"Sequence nesting exceeds the limit of {levels} levels."
+
+
 BAD_TIMEOUT = "The parameter 'timeout' must be a positive integer (milliseconds)."
 BINDING_OPERATION = "Operation not permitted on package binding."
 

@@ -26,6 +26,7 @@ from whisk_services.controller.changes import ChangeFollower
 from whisk_services.controller.context import Services
 from whisk_services.controller.databases import Databases
 from whisk_services.controller.invocations import Invocations
+from whisk_services.controller.sequences import cancel_all
 from whisk_services.ports.databases import (
     ACTIVATIONS_INDEXES,
     SUBJECTS_INDEXES,
@@ -69,6 +70,7 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
     followers: list[ChangeFollower] = []
     runner: web.AppRunner | None = None
     invocations: Invocations | None = None
+    services: Services | None = None
     try:
         subjects = databases.store("subjects")
         whisks = databases.store("whisks")
@@ -105,6 +107,8 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
     finally:
         if runner is not None:
             await runner.cleanup()
+        if services is not None:
+            await cancel_all(services.background)
         if invocations is not None:
             await invocations.close()
         for follower in followers:

@@ -657,15 +657,16 @@ def test_a_failed_send_is_503_and_leaves_no_waiter(query: str) -> None:
     run(scenario)
 
 
-def test_a_sequence_is_not_invoked_yet() -> None:
+def test_a_sequence_is_run_by_the_controller() -> None:
     async def scenario() -> None:
-        async with started() as h:
+        async with started(answering(ActivationResponse.success({"ok": True}))) as h:
             await h.action("echo")
             await h.put("actions/chain", {"exec": {"kind": "sequence", "components": ["/_/echo"]}})
-            status, body, _ = await h.invoke("chain", headers={"X-Request-ID": "tid-seq"})
-            assert status == 501
-            assert body == {"error": "Sequences cannot be invoked yet.", "code": "tid-seq"}
-            assert h.sent_messages() == []
+            status, body, header = await h.invoke("chain", "result=true")
+            assert (status, body) == (200, {"ok": True})
+            [(_, message)] = h.sent_messages()
+            assert message.action.name == "echo"
+            assert message.cause == header
 
     run(scenario)
 

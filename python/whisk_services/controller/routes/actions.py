@@ -7,6 +7,7 @@ activation once it completed (or with the id when the wait ends first).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -30,7 +31,13 @@ from whisk_services.controller.invocations import Finished
 from whisk_services.controller.middleware import transaction_id
 from whisk_services.controller.requests import flag, json_object, paging
 from whisk_services.controller.routes._stored import remove, replaceable, save, stored
-from whisk_services.model.activation import ActivationStatus
+from whisk_services.controller.sequences import (
+    Conductor,
+    component_lookup,
+    launch,
+    sequence_arguments,
+)
+from whisk_services.model.activation import ActivationStatus, new_activation_id
 from whisk_services.model.entities import Action, Package
 from whisk_services.model.exec import SequenceExec
 from whisk_services.model.identity import Identity
@@ -219,15 +226,22 @@ async def invoke_action(request: web.Request) -> web.Response:
     blocking = result_only or flag(request, "blocking")
     timeout_s = _timeout_s(request)
     action = Action.from_doc(doc.body)
-    if isinstance(action.exec, SequenceExec):
-        # Sequences (the controller chaining one activation per component) arrive with a
-        # later issue; until then, say so rather than run them wrongly.
-        raise ApiError(501, errors.SEQUENCE_NOT_YET)
     invocations = services(request).invocations
     if invocations is None:
         raise ApiError(503, errors.NO_INVOKERS)
     activator = Activator(invocations)
     target = Target(path, name, doc.rev, action)
+    if isinstance(action.exec, SequenceExec):
+        return await _invoke_sequence(
+            request,
+            identity,
+            activator,
+            target,
+            body,
+            blocking=blocking,
+            result_only=result_only,
+            timeout_s=timeout_s,
+        )
     api_key = None
     if truthy(action.annotations.get("provide-api-key")):
         api_key = parse_basic(request.headers.get("Authorization")).compact()
@@ -250,3 +264,42 @@ async def invoke_action(request: web.Request) -> web.Response:
         )
         raise ApiError(503, errors.QUEUE_UNAVAILABLE) from error
     return _answer(message.activation_id, finished, result_only)
+
+
+async def _invoke_sequence(
+    request: web.Request,
+    identity: Identity,
+    activator: Activator,
+    target: Target,
+    payload: dict[str, Any],
+    *,
+    blocking: bool,
+    result_only: bool,
+    timeout_s: float | None,
+) -> web.Response:
+    """Run a sequence in the background; a blocking caller waits for it as for an action
+    (at most ``min(timeout, max wait)``, then 202 while the sequence goes on)."""
+    accepted_ms = time.time_ns() // 1_000_000
+    args = sequence_arguments(target.action, payload)
+    conductor = Conductor(
+        activator,
+        services(request).activations,
+        component_lookup(request, identity),
+        identity,
+        transaction_id(request),
+        api_key=parse_basic(request.headers.get("Authorization")).compact(),
+    )
+    activation_id = new_activation_id()
+    task = launch(
+        services(request).background,
+        conductor.run(target, args, activation_id, accepted_ms=accepted_ms),
+        f"sequence {target.fqn} {activation_id}",
+    )
+    if not blocking:
+        return _answer(activation_id, None, result_only)
+    wait_s = activator.invocations.max_wait_s
+    if timeout_s is not None:
+        wait_s = min(wait_s, timeout_s)
+    await asyncio.wait((task,), timeout=wait_s)
+    finished = task.result() if task.done() and not task.cancelled() else None
+    return _answer(activation_id, finished, result_only)
