@@ -5,7 +5,8 @@ reads no rule documents. Each active rule's action is resolved as an invoke by t
 identity would resolve it (a package, a binding, another namespace's published package) and
 receives a non-blocking activation whose payload is the trigger's parameters overridden by
 the fire's payload (the action's own parameters sit under both). A rule whose action cannot
-be activated (missing, not readable, a sequence for now, ...) fails alone: the fire goes on.
+be activated (missing, not readable, ...) fails alone: the fire goes on. A rule's sequence
+starts in the background, as a non-blocking invoke of it does.
 
 The fire's own activation record holds the payload as its result, no end (so no duration),
 and one JSON log line per rule saying what became of it. An inactive rule gets a failed
@@ -31,6 +32,12 @@ from whisk_services.controller.context import check_action_right, services
 from whisk_services.controller.errors import ApiError
 from whisk_services.controller.middleware import transaction_id
 from whisk_services.controller.routes._stored import stored
+from whisk_services.controller.sequences import (
+    Conductor,
+    component_lookup,
+    launch,
+    sequence_arguments,
+)
 from whisk_services.model.activation import (
     Activation,
     ActivationResponse,
@@ -164,6 +171,9 @@ class Firing:
             api_key = None
             if truthy(target.action.annotations.get("provide-api-key")):
                 api_key = parse_basic(self.request.headers.get("Authorization")).compact()
+            if isinstance(target.action.exec, SequenceExec):
+                activation_id = self._start_sequence(activator, target, arguments, api_key)
+                return RuleOutcome(rule, action, ActivationStatus.SUCCESS, activation_id)
             message = activator.message(
                 self.identity, target, arguments, transid=transid, blocking=False, api_key=api_key
             )
@@ -184,12 +194,35 @@ class Firing:
             return RuleOutcome(rule, action, ActivationStatus.WHISK_ERROR, error=errors.INTERNAL)
         return RuleOutcome(rule, action, ActivationStatus.SUCCESS, message.activation_id)
 
+    def _start_sequence(
+        self, activator: Activator, target: Target, arguments: dict[str, Any], api_key: str | None
+    ) -> str:
+        """Start a rule's sequence in the background, as a non-blocking invoke does."""
+        conductor = Conductor(
+            activator,
+            services(self.request).activations,
+            component_lookup(self.request, self.identity),
+            self.identity,
+            transaction_id(self.request),
+            api_key=api_key,
+        )
+        activation_id = new_activation_id()
+        launch(
+            services(self.request).background,
+            conductor.run(
+                target,
+                sequence_arguments(target.action, arguments),
+                activation_id,
+                accepted_ms=time.time_ns() // 1_000_000,
+            ),
+            f"sequence {target.fqn} {activation_id} (rule)",
+        )
+        return activation_id
+
     async def _target(self, name: FullyQualifiedName) -> Target:
         """The rule's action as an invoke by the firing identity finds it (404/403/501)."""
         path = await check_action_right(self.request, self.identity, name.path, name.name, True)
         whisks = services(self.request).whisks
         doc = await stored(whisks, f"{path}/{name.name}", Action.ENTITY_TYPE)
         action = Action.from_doc(doc.body)
-        if isinstance(action.exec, SequenceExec):
-            raise ApiError(501, errors.SEQUENCE_NOT_YET)
         return Target(path, name.name, doc.rev, action)

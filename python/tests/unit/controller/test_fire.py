@@ -28,6 +28,7 @@ from whisk_services.controller.changes import ChangeFollower
 from whisk_services.controller.context import Services
 from whisk_services.controller.firing import inactive_rule
 from whisk_services.controller.invocations import Invocations
+from whisk_services.controller.sequences import cancel_all
 from whisk_services.model.identity import AuthKey, Identity
 from whisk_services.model.messages import ActivationMessage, MessageUser
 from whisk_services.model.names import FullyQualifiedName
@@ -142,6 +143,7 @@ async def started(*, kafka: bool = True) -> AsyncIterator[Harness]:
         async with TestClient(TestServer(build_app(services))) as client:
             yield Harness(client, bus, whisks, activations, key, other_key)
     finally:
+        await cancel_all(services.background)
         if invocations is not None:
             await invocations.close()
 
@@ -282,20 +284,25 @@ def test_a_rule_whose_action_is_missing_fails_alone() -> None:
     run(scenario)
 
 
-def test_a_sequence_rule_fails_until_sequences_run() -> None:
+def test_a_sequence_rule_starts_the_sequence() -> None:
     async def scenario() -> None:
         async with started() as h:
             await h.action("a")
             await h.put("_/actions/chain", {"exec": {"kind": "sequence", "components": ["/_/a"]}})
-            await h.trigger("t")
+            await h.trigger("t", **{"from": "trigger"})
             await h.rule("r", "t", "/_/chain")
-            status, body, _ = await h.fire("t")
+            status, body, _ = await h.fire("t", {"k": "v"})
             assert status == 202, body
-            assert h.messages() == {}
+            for _ in range(100):  # the sequence runs in the background
+                if "guest/a" in h.messages():
+                    break
+                await asyncio.sleep(0.01)
+            component = h.messages()["guest/a"]
+            assert component.content["k"] == "v"
+            assert component.content["from"] == "trigger"
+            assert component.cause is not None
             record = await h.record(body["activationId"])
-            assert record["logs"] == [
-                failed_line(3, errors.SEQUENCE_NOT_YET, "guest/r", "guest/chain")
-            ]
+            assert record["logs"] == [sent_line("guest/r", "guest/chain", component.cause)]
 
     run(scenario)
 
