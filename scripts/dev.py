@@ -17,9 +17,11 @@ command), in this order:
 
 Each listens on DESIGN.md §5's port (CouchDB 5984, ZooKeeper 2181, Kafka 9092, controller
 10001) when that is free, else on a free port (it says so); the invoker listens on none.
-It makes sure the subject `guest` (namespace `guest`) exists, writes `.wskprops` at the
-repository root for `.venv/bin/wsk`, and returns once the API answers the guest and the
-invoker reads its topic. Run again while all is up, it only reports so. A component whose
+It makes sure the subject `guest` (namespace `guest`) exists, installs the system catalog
+(`wskadmin catalog install`: the public package `/whisk.system/utils`; it writes only what
+changed), writes `.wskprops` at the repository root for `.venv/bin/wsk`, and returns once the
+API answers the guest and the invoker reads its topic. Run again while all is up, it only
+reports so (and that the catalog is up to date). A component whose
 dependency had to be started again is restarted too (Kafka after ZooKeeper; the controller
 after the CouchDB API or Kafka; the invoker after any of them).
 
@@ -798,6 +800,15 @@ def ensure_guest(state: State, env: Mapping[str, str], controller_url: str) -> s
     return key
 
 
+def install_catalog(env: Mapping[str, str]) -> None:
+    """`wskadmin catalog install`: writes only what changed, and says what it did."""
+    result = wskadmin(env, "catalog", "install")
+    if result.returncode != 0:
+        raise DevError(f"wskadmin catalog install failed: {result.stderr.strip()}")
+    for line in result.stdout.splitlines():
+        say(line)
+
+
 def write_wskprops(path: Path, controller_url: str, key: str) -> None:
     """Set APIHOST, AUTH and NAMESPACE; other properties already in the file are kept."""
     props: dict[str, str] = {}
@@ -919,6 +930,7 @@ def up(state: State, env: Mapping[str, str]) -> None:
         components, cenv = start_missing(state, env, found, started)
         controller_url = f"http://{LOOPBACK}:{components['controller'].port}"
         key = ensure_guest(state, cenv, controller_url)
+        install_catalog(cenv)
     except BaseException:
         for process in reversed(started):
             stop(state, process)

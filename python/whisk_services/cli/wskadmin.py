@@ -1,8 +1,10 @@
-"""`wskadmin`: the operator's tool for subjects (users and their keys) and namespace limits.
+"""`wskadmin`: the operator's tool for subjects (users and their keys), namespace limits and
+the system catalog.
 
-Like OpenWhisk's wskadmin it works on the subjects database directly. Keys are stored only
+Like OpenWhisk's wskadmin it works on the databases directly. Keys are stored only
 as salted hashes: a key is printed once, when it is created or rotated, and cannot be shown
-again (`user get` prints the subject's namespace and uuid instead).
+again (`user get` prints the subject's namespace and uuid instead). `catalog install` writes
+the public packages of `catalog/` into `/whisk.system` (see `whisk_services.cli.catalog`).
 """
 
 from __future__ import annotations
@@ -11,20 +13,32 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
+from whisk_services.cli.catalog import (
+    CATALOG_DIR_ENV,
+    SYSTEM_NAMESPACE,
+    CatalogError,
+    default_catalog_dir,
+    install,
+    load_catalog,
+)
 from whisk_services.controller.databases import Databases
 from whisk_services.model.errors import ModelError
 from whisk_services.model.identity import AuthKey, Identity
 from whisk_services.model.names import validate_namespace
 from whisk_services.model.namespace_limits import NamespaceLimits
-from whisk_services.ports.databases import SUBJECTS_INDEXES
+from whisk_services.ports.databases import SUBJECTS_INDEXES, WHISKS_INDEXES
 from whisk_services.ports.documents import DocumentConflict, DocumentStore
 from whisk_services.settings import CouchDBSettings, SettingsError
 
 LIMIT_FIELDS = NamespaceLimits.names()
 
-StoreOpener = Callable[[], Awaitable[tuple[DocumentStore, Callable[[], Awaitable[None]]]]]
+# Opens the databases: a store of each by name (`subjects`, `whisks`), and how to close them.
+StoreOpener = Callable[
+    [], Awaitable[tuple[Callable[[str], DocumentStore], Callable[[], Awaitable[None]]]]
+]
 
 
 class AdminError(Exception):
@@ -123,6 +137,25 @@ def parser() -> argparse.ArgumentParser:
     for field in LIMIT_FIELDS:
         set_.add_argument(f"--{field}", type=_non_negative)
     limits.add_parser("get", help="show a namespace's limits").add_argument("namespace")
+
+    catalog = groups.add_parser("catalog", help="the system catalog").add_subparsers(
+        dest="command", required=True
+    )
+    catalog_install = catalog.add_parser(
+        "install",
+        help="create or update the catalog's public packages and actions; idempotent",
+    )
+    catalog_install.add_argument(
+        "-ns",
+        "--namespace",
+        default=SYSTEM_NAMESPACE,
+        help=f"where to install them, its subject created if missing (default {SYSTEM_NAMESPACE})",
+    )
+    catalog_install.add_argument(
+        "--catalog-dir",
+        type=Path,
+        help=f"the catalog (default ${CATALOG_DIR_ENV}, else the repository's catalog/)",
+    )
     return top
 
 
@@ -159,17 +192,31 @@ async def run(args: argparse.Namespace, subjects: DocumentStore, out: TextIO) ->
             raise AdminError(f"unknown command {args.group} {args.command}")
 
 
-async def _main(argv: Sequence[str], open_subjects: StoreOpener) -> int:
+async def catalog_install(
+    args: argparse.Namespace, subjects: DocumentStore, whisks: DocumentStore, out: TextIO
+) -> None:
+    packages = load_catalog(args.catalog_dir or default_catalog_dir())
+    await whisks.ensure(WHISKS_INDEXES)
+    report = await install(subjects, whisks, packages, args.namespace)
+    for line in report.lines():
+        print(line, file=out)
+
+
+async def _main(argv: Sequence[str], open_databases: StoreOpener) -> int:
     args = parser().parse_args(argv)
     try:
-        subjects, close = await open_subjects()
+        stores, close = await open_databases()
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
+        subjects = stores("subjects")
         await subjects.ensure(SUBJECTS_INDEXES)
-        await run(args, subjects, sys.stdout)
-    except (AdminError, ModelError) as error:
+        if args.group == "catalog":
+            await catalog_install(args, subjects, stores("whisks"), sys.stdout)
+        else:
+            await run(args, subjects, sys.stdout)
+    except (AdminError, CatalogError, ModelError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     finally:
@@ -178,11 +225,13 @@ async def _main(argv: Sequence[str], open_subjects: StoreOpener) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    async def open_subjects() -> tuple[DocumentStore, Callable[[], Awaitable[None]]]:
+    async def open_databases() -> tuple[
+        Callable[[str], DocumentStore], Callable[[], Awaitable[None]]
+    ]:
         databases = Databases(CouchDBSettings.from_env())
-        return databases.store("subjects"), databases.close
+        return databases.store, databases.close
 
-    return asyncio.run(_main(sys.argv[1:] if argv is None else argv, open_subjects))
+    return asyncio.run(_main(sys.argv[1:] if argv is None else argv, open_databases))
 
 
 if __name__ == "__main__":
