@@ -9,9 +9,7 @@ it sent can be missed; without Kafka it serves the API with invokes answering 50
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 
 from aiohttp import web
@@ -27,6 +25,7 @@ from whisk_services.controller.context import Services
 from whisk_services.controller.databases import Databases
 from whisk_services.controller.invocations import Invocations
 from whisk_services.controller.sequences import cancel_all
+from whisk_services.daemon import run_daemon
 from whisk_services.ports.databases import (
     ACTIVATIONS_INDEXES,
     SUBJECTS_INDEXES,
@@ -118,30 +117,10 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
 
 def main() -> int:
     try:
-        settings = ControllerSettings.from_env()
-    except SettingsError as error:
-        print(f"whisk-controller: {error}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stdout,
-    )
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
-
-    try:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run())
+        return run_daemon("whisk-controller", ControllerSettings.from_env, serve, (SettingsError,))
     except MessagingError as error:
         print(f"whisk-controller: kafka unavailable at start: {error}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

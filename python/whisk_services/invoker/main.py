@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 
 import aiohttp
@@ -23,6 +22,7 @@ from whisk_services.adapters.couchdb import CouchDocumentStore
 from whisk_services.adapters.docker_containers import DockerContainerFactory
 from whisk_services.adapters.docker_network import ActionNetwork
 from whisk_services.adapters.kafka_bus import KafkaBus
+from whisk_services.daemon import run_daemon
 from whisk_services.invoker.actions import ActionSource
 from whisk_services.invoker.pool import ContainerPool, Prewarm
 from whisk_services.invoker.records import ActivationRecords
@@ -167,27 +167,7 @@ async def serve(settings: InvokerSettings, stop: asyncio.Event) -> None:
 
 
 def main() -> int:
-    try:
-        settings = InvokerSettings.from_env()
-    except SettingsError as error:
-        print(f"whisk-invoker: {error}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stdout,
-    )
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
-    return 0
+    return run_daemon("whisk-invoker", InvokerSettings.from_env, serve, (SettingsError,))
 
 
 if __name__ == "__main__":
