@@ -3,14 +3,14 @@ message, the send, and for a blocking caller the wait for its completion.
 
 The invoke route uses it today; trigger fires and sequences build on it. ``Target`` is the
 action as stored (the path it lives under, after any package binding was resolved, and the
-revision the invoker fetches). The caller's API key travels only to actions annotated
-``provide-api-key``.
+revision the invoker fetches) with the parameters it inherits from its package and binding.
+The caller's API key travels only to actions annotated ``provide-api-key``.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from whisk_services.controller import errors
@@ -21,6 +21,7 @@ from whisk_services.model.entities import Action
 from whisk_services.model.identity import Identity
 from whisk_services.model.messages import ActivationMessage, MessageUser
 from whisk_services.model.names import EntityPath, FullyQualifiedName
+from whisk_services.model.parameters import Parameters
 from whisk_services.ports.documents import JsonObject
 
 
@@ -31,12 +32,15 @@ def truthy(value: object) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """A stored action to invoke: where it is stored, its document revision, the action."""
+    """A stored action to invoke: where it is stored, its document revision, the action,
+    and the parameters it inherits from its package and the binding it was reached through
+    (``targets.resolve_target`` fills them; empty outside packages)."""
 
     path: EntityPath
     name: str
     revision: str
     action: Action
+    inherited: Parameters = field(default_factory=Parameters)
 
     @property
     def fqn(self) -> FullyQualifiedName:
@@ -44,17 +48,27 @@ class Target:
         return FullyQualifiedName(self.path, self.name)
 
 
-def arguments(action: Action, payload: dict[str, Any]) -> tuple[JsonObject, tuple[str, ...]]:
-    """The activation's parameters (the action's, overridden by the payload) and the keys
-    of those the action exports at `/init`.
+def merged_parameters(action: Action, inherited: Parameters) -> Parameters:
+    """The action's parameters over those it inherits from its package (and binding):
+    OpenWhisk lets the action's own parameters win."""
+    return inherited.merge(action.parameters)
 
-    A `final` action's defined parameters (those with a value) cannot be overridden.
+
+def arguments(
+    action: Action, payload: dict[str, Any], inherited: Parameters | None = None
+) -> tuple[JsonObject, tuple[str, ...]]:
+    """The activation's parameters (package < binding < action < payload, the later wins)
+    and the keys of those the action itself exports at `/init`.
+
+    A `final` action's defined parameters (those with a value, its own and inherited ones
+    alike) cannot be overridden by the payload.
     """
+    merged = merged_parameters(action, inherited or Parameters())
     if truthy(action.annotations.get("final")):
-        defined = {p.key for p in action.parameters if p.value is not None}
+        defined = {p.key for p in merged if p.value is not None}
         if not defined.isdisjoint(payload):
             raise ApiError(400, errors.RESERVED_PARAMETERS)
-    content = {**action.parameters.to_dict(), **payload}
+    content = {**merged.to_dict(), **payload}
     return content, tuple(p.key for p in action.parameters if p.init)
 
 
@@ -76,7 +90,7 @@ class Activator:
         cause: str | None = None,
     ) -> ActivationMessage:
         """The activation message of ``target`` with ``payload`` for ``identity``."""
-        content, init_args = arguments(target.action, payload)
+        content, init_args = arguments(target.action, payload, target.inherited)
         return ActivationMessage(
             transid=transid,
             action=target.fqn,

@@ -28,23 +28,23 @@ from aiohttp import web
 from whisk_services.controller import errors
 from whisk_services.controller.activator import Activator, Target, truthy
 from whisk_services.controller.auth import parse_basic
-from whisk_services.controller.context import check_action_right, services
+from whisk_services.controller.context import services
 from whisk_services.controller.errors import ApiError
 from whisk_services.controller.middleware import transaction_id
-from whisk_services.controller.routes._stored import stored
 from whisk_services.controller.sequences import (
     Conductor,
     component_lookup,
     launch,
     sequence_arguments,
 )
+from whisk_services.controller.targets import resolve_target
 from whisk_services.model.activation import (
     Activation,
     ActivationResponse,
     ActivationStatus,
     new_activation_id,
 )
-from whisk_services.model.entities import Action, RuleStatus, Trigger, TriggerRule
+from whisk_services.model.entities import RuleStatus, Trigger, TriggerRule
 from whisk_services.model.exec import SequenceExec
 from whisk_services.model.identity import Identity
 from whisk_services.model.names import FullyQualifiedName
@@ -211,7 +211,7 @@ class Firing:
             services(self.request).background,
             conductor.run(
                 target,
-                sequence_arguments(target.action, arguments),
+                sequence_arguments(target.action, arguments, target.inherited),
                 activation_id,
                 accepted_ms=time.time_ns() // 1_000_000,
             ),
@@ -220,9 +220,6 @@ class Firing:
         return activation_id
 
     async def _target(self, name: FullyQualifiedName) -> Target:
-        """The rule's action as an invoke by the firing identity finds it (404/403/501)."""
-        path = await check_action_right(self.request, self.identity, name.path, name.name, True)
-        whisks = services(self.request).whisks
-        doc = await stored(whisks, f"{path}/{name.name}", Action.ENTITY_TYPE)
-        action = Action.from_doc(doc.body)
-        return Target(path, name.name, doc.rev, action)
+        """The rule's action as an invoke by the firing identity finds it (404/403/501),
+        with the parameters it inherits from its package and binding."""
+        return await resolve_target(self.request, self.identity, name.path, name.name)

@@ -32,9 +32,9 @@ from aiohttp import web
 
 from whisk_services.controller import errors
 from whisk_services.controller.activator import Activator, Target, arguments
-from whisk_services.controller.context import check_action_right, services
 from whisk_services.controller.errors import ApiError
 from whisk_services.controller.invocations import Finished
+from whisk_services.controller.targets import resolve_target
 from whisk_services.model.activation import Activation, ActivationResponse, new_activation_id
 from whisk_services.model.entities import SEQUENCE_ACTIONS_PARAMETER, Action
 from whisk_services.model.errors import ModelError
@@ -62,21 +62,25 @@ class ComponentUnavailable(Exception):  # noqa: N818 -- a condition the sequence
     """A component that is missing, forbidden or unreadable: the message says which."""
 
 
-def sequence_arguments(action: Action, payload: dict[str, Any]) -> JsonObject:
-    """The arguments of the first component: the sequence's parameters overridden by the
-    payload, without the ``_actions`` bookkeeping parameter (a `final` sequence refuses
-    payload keys it defines, 400)."""
-    content, _ = arguments(action, payload)
+def sequence_arguments(
+    action: Action, payload: dict[str, Any], inherited: Parameters | None = None
+) -> JsonObject:
+    """The arguments of the first component: the sequence's parameters (over those it
+    inherits from its package and binding) overridden by the payload, without the
+    ``_actions`` bookkeeping parameter (a `final` sequence refuses payload keys it defines,
+    400)."""
+    content, _ = arguments(action, payload, inherited)
     return {k: v for k, v in content.items() if k != SEQUENCE_ACTIONS_PARAMETER}
 
 
 def component_lookup(request: web.Request, identity: Identity) -> Lookup:
-    """Find components with the rights ``identity`` has when invoking them directly."""
+    """Find components with the rights ``identity`` has when invoking them directly (and
+    the parameters they inherit from their own package and binding)."""
 
     async def lookup(fqn: FullyQualifiedName) -> Target:
         name = str(fqn)
         try:
-            path = await check_action_right(request, identity, fqn.path, fqn.name, True)
+            return await resolve_target(request, identity, fqn.path, fqn.name)
         except ApiError as error:
             if error.status == 403:
                 raise ComponentUnavailable(errors.sequence_component_forbidden(name)) from None
@@ -85,16 +89,10 @@ def component_lookup(request: web.Request, identity: Identity) -> Lookup:
             raise ComponentUnavailable(
                 errors.sequence_component_unusable(name, error.message)
             ) from None
-        doc = await services(request).whisks.get(f"{path}/{fqn.name}")
-        if doc is None or doc.body.get("entityType") != Action.ENTITY_TYPE:
-            raise ComponentUnavailable(errors.sequence_component_missing(name))
-        try:
-            action = Action.from_doc(doc.body)
         except ModelError as error:
             raise ComponentUnavailable(
                 errors.sequence_component_unusable(name, str(error))
             ) from None
-        return Target(path, fqn.name, doc.rev, action)
 
     return lookup
 
@@ -216,7 +214,7 @@ class Conductor:
                     return ActivationResponse.application_error(
                         {"error": errors.sequence_too_deep(self.max_nesting)}
                     )
-                args = sequence_arguments(target.action, payload)
+                args = sequence_arguments(target.action, payload, target.inherited)
                 inner_id = new_activation_id()
                 chain.ids.append(inner_id)
                 inner = await self.run(

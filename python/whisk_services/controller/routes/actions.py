@@ -11,12 +11,13 @@ import asyncio
 import json
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
 from whisk_services.controller import errors
-from whisk_services.controller.activator import Activator, Target, truthy
+from whisk_services.controller.activator import Activator, Target, merged_parameters, truthy
 from whisk_services.controller.auth import parse_basic
 from whisk_services.controller.context import (
     caller,
@@ -37,6 +38,7 @@ from whisk_services.controller.sequences import (
     launch,
     sequence_arguments,
 )
+from whisk_services.controller.targets import resolve_target
 from whisk_services.model.activation import ActivationStatus, new_activation_id
 from whisk_services.model.entities import Action, Package
 from whisk_services.model.exec import SequenceExec
@@ -59,28 +61,32 @@ def _json_size(value: object) -> int:
     return len(json.dumps(value, separators=(",", ":")).encode())
 
 
-async def _located(request: web.Request, read_only: bool = False) -> tuple[EntityPath, str]:
-    """The action's path and name from `{namespace}/actions/[{pkg}/]{name}`.
+async def _located(request: web.Request) -> tuple[EntityPath, str]:
+    """The path and name of the action a PUT or DELETE names (the owner's alone, else 403).
 
-    The owner may do anything; others may only read or invoke an action in a package they
-    may read (a published one), else 403. A read through a binding is resolved to the bound
-    package's path.
+    GET and invoke use ``_target``: others may read or invoke an action in a package they
+    may read (a published one), and a binding leads to the bound package's action.
     """
-    return await _locate(request, await caller(request), read_only)
+    identity = await caller(request)
+    path, name = _named(request, identity)
+    return await check_action_right(request, identity, path, name, False), name
 
 
-async def _locate(
-    request: web.Request, identity: Identity, read_only: bool
-) -> tuple[EntityPath, str]:
+def _named(request: web.Request, identity: Identity) -> tuple[EntityPath, str]:
+    """The path and name the URL gives (`_` resolved, names validated), before any right."""
     segments = request.match_info["name"].split("/")
     if len(segments) > 2 or not all(segments):
         raise ApiError(400, errors.MALFORMED_JSON.format(detail="malformed action name"))
     namespace = resolve_namespace(identity, request.match_info["namespace"])
     for segment in segments:
         validate_entity_name(segment)
-    path = EntityPath((namespace, *segments[:-1]))
-    path = await check_action_right(request, identity, path, segments[-1], read_only)
-    return path, segments[-1]
+    return EntityPath((namespace, *segments[:-1])), segments[-1]
+
+
+async def _target(request: web.Request, identity: Identity) -> Target:
+    """The action a GET or an invoke names, with what it inherits (``resolve_target``)."""
+    path, name = _named(request, identity)
+    return await resolve_target(request, identity, path, name)
 
 
 async def _stored_action(request: web.Request, doc_id: str) -> Document:
@@ -141,10 +147,11 @@ async def _list_package_actions(request: web.Request) -> web.Response:
 async def get_action(request: web.Request) -> web.Response:
     if request.match_info["name"].endswith("/"):
         return await _list_package_actions(request)
-    path, name = await _located(request, read_only=True)
+    target = await _target(request, await caller(request))
     include_code = flag(request, "code", default=True)
-    doc = await _stored_action(request, f"{path}/{name}")
-    return web.json_response(Action.from_doc(doc.body).to_api(include_code))
+    # An action in a package shows the package's (and binding's) parameters under its own.
+    action = replace(target.action, parameters=merged_parameters(target.action, target.inherited))
+    return web.json_response(action.to_api(include_code))
 
 
 @routes.put("/api/v1/namespaces/{namespace}/actions/{name:.+}")
@@ -216,8 +223,7 @@ _STATUS_CODES = {
 @routes.post("/api/v1/namespaces/{namespace}/actions/{name:.+}")
 async def invoke_action(request: web.Request) -> web.Response:
     identity = await caller(request)
-    path, name = await _locate(request, identity, read_only=True)
-    doc = await _stored_action(request, f"{path}/{name}")
+    target = await _target(request, identity)
     payload = await request.read()
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ApiError(413, errors.too_large("Request", len(payload), MAX_PAYLOAD_BYTES))
@@ -225,12 +231,11 @@ async def invoke_action(request: web.Request) -> web.Response:
     result_only = flag(request, "result")
     blocking = result_only or flag(request, "blocking")
     timeout_s = _timeout_s(request)
-    action = Action.from_doc(doc.body)
+    action = target.action
     invocations = services(request).invocations
     if invocations is None:
         raise ApiError(503, errors.NO_INVOKERS)
     activator = Activator(invocations)
-    target = Target(path, name, doc.rev, action)
     if isinstance(action.exec, SequenceExec):
         return await _invoke_sequence(
             request,
@@ -280,7 +285,7 @@ async def _invoke_sequence(
     """Run a sequence in the background; a blocking caller waits for it as for an action
     (at most ``min(timeout, max wait)``, then 202 while the sequence goes on)."""
     accepted_ms = time.time_ns() // 1_000_000
-    args = sequence_arguments(target.action, payload)
+    args = sequence_arguments(target.action, payload, target.inherited)
     conductor = Conductor(
         activator,
         services(request).activations,
