@@ -1,6 +1,8 @@
 """`make dev` and `make dev-down` (scripts/dev.py), run as a developer would, and the whole invoke
-path they bring up, driven by the seed's `wsk -i` workflow and by OpenWhisk's own JavaScript
-client (npm `openwhisk`).
+path they bring up, driven by the seed's `wsk -i` workflow (DESIGN.md §1's six commands: action,
+trigger and rule create, trigger fire, action invoke, activation get) and by OpenWhisk's own
+JavaScript client (npm `openwhisk`: js/openwhisk_client.js for actions and activations,
+js/openwhisk_triggers.js for triggers, rules, packages and sequences).
 
 Every run uses its own state directory, ports, `.wskprops`, invoker name and action network
 (the WHISK_DEV_* variables), so a developer's own `make dev` instance, and the servers the other
@@ -51,6 +53,7 @@ NETWORK = ("whisk-dev-test", "172.31.249.0/24", "whiskdevt0")
 WSK = Path(sys.executable).with_name("wsk")  # .venv/bin/wsk
 OPENWHISK_JS_VERSION = "3.21.9"  # the newest 3.x of npm's `openwhisk`
 CLIENT_SCRIPT = Path(__file__).with_name("js") / "openwhisk_client.js"
+TRIGGERS_SCRIPT = Path(__file__).with_name("js") / "openwhisk_triggers.js"
 
 HELLO_JS = """function main() {
     console.log('Hello World');
@@ -338,41 +341,92 @@ def poll_summary(platform: DevPlatform, activation_id: str, deadline_s: float = 
         time.sleep(0.2)
 
 
+def created_id(done: subprocess.CompletedProcess[str], prefix: str) -> str:
+    """The activation id of `wsk`'s ``<prefix><id>`` answer (an invoke's or a fire's)."""
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(prefix), done.stdout
+    activation_id = done.stdout.removeprefix(prefix).rstrip("\n")
+    assert ACTIVATION_ID.fullmatch(activation_id), done.stdout
+    return activation_id
+
+
+def poll_record(platform: DevPlatform, activation_id: str, deadline_s: float = 60.0) -> Any:
+    """`wsk -i activation get <id>`'s record, once it exists."""
+    give_up = time.monotonic() + deadline_s
+    while True:
+        got = platform.wsk("activation", "get", activation_id)
+        if got.returncode == 0:
+            head, _, record = got.stdout.partition("\n")
+            assert head == f"ok: got activation {activation_id}", got.stdout
+            return json.loads(record)
+        assert time.monotonic() < give_up, f"no activation {activation_id}: {got.stderr}"
+        time.sleep(0.2)
+
+
+def assert_ok(done: subprocess.CompletedProcess[str], stdout: str) -> None:
+    assert (done.returncode, done.stdout) == (0, stdout), done.stderr
+
+
 @pytest.mark.parametrize(
     ("artifact", "code"), [("hello.js", HELLO_JS), ("hello.py", HELLO_PY)], ids=["nodejs", "python"]
 )
 def test_the_seed_workflow_with_wsk(platform: DevPlatform, artifact: str, code: str) -> None:
+    """DESIGN.md §1's six commands, in order, with their answers; then what the fire did."""
     (platform.workdir / artifact).write_text(code)
-    created = platform.wsk("action", "create", "helloAction", artifact)
-    assert (created.returncode, created.stdout) == (0, "ok: created action helloAction\n"), (
-        created.stderr
-    )
     try:
-        invoked = platform.wsk("action", "invoke", "helloAction")
-        assert invoked.returncode == 0, invoked.stderr
-        prefix = "ok: invoked /guest/helloAction with id "
-        assert invoked.stdout.startswith(prefix), invoked.stdout
-        activation_id = invoked.stdout.removeprefix(prefix).rstrip("\n")
-        assert ACTIVATION_ID.fullmatch(activation_id), invoked.stdout
-
+        assert_ok(
+            platform.wsk("action", "create", "helloAction", artifact),
+            "ok: created action helloAction\n",
+        )
+        assert_ok(
+            platform.wsk("trigger", "create", "helloTrigger"), "ok: created trigger helloTrigger\n"
+        )
+        assert_ok(
+            platform.wsk("rule", "create", "helloRule", "helloTrigger", "helloAction"),
+            "ok: created rule helloRule\n",
+        )
+        fire_id = created_id(
+            platform.wsk("trigger", "fire", "helloTrigger"),
+            "ok: triggered /guest/helloTrigger with id ",
+        )
+        activation_id = created_id(
+            platform.wsk("action", "invoke", "helloAction"),
+            "ok: invoked /guest/helloAction with id ",
+        )
         lines = poll_summary(platform, activation_id).splitlines()
         assert len(lines) == 4, lines
         assert SUMMARY_LINE.fullmatch(lines[0]), lines[0]
         assert lines[1:] == ["{", '    "msg": "Hello World"', "}"]
 
+        # The fire ran the rule's action: the trigger's record names that activation.
+        fired = poll_record(platform, fire_id)
+        assert (fired["name"], fired["response"]["success"]) == ("helloTrigger", True), fired
+        assert len(fired["logs"]) == 1, fired["logs"]
+        line = json.loads(fired["logs"][0])
+        assert (line["success"], line["rule"], line["action"]) == (
+            True,
+            "guest/helloRule",
+            "guest/helloAction",
+        ), line
+        assert ACTIVATION_ID.fullmatch(line["activationId"]), line
+        assert line["activationId"] not in (fire_id, activation_id)
+        ran = poll_record(platform, line["activationId"])
+        assert (ran["name"], ran["response"]["result"]) == ("helloAction", {"msg": "Hello World"})
+
         result = platform.wsk("action", "invoke", "helloAction", "-b", "-r")
-        assert (result.returncode, result.stdout) == (0, '{\n    "msg": "Hello World"\n}\n'), (
-            result.stderr
-        )
+        assert_ok(result, '{\n    "msg": "Hello World"\n}\n')
 
         logs = platform.wsk("activation", "logs", activation_id)
         assert logs.returncode == 0, logs.stderr
         assert "Hello World" in logs.stdout
     finally:
-        deleted = platform.wsk("action", "delete", "helloAction")
-    assert (deleted.returncode, deleted.stdout) == (0, "ok: deleted action helloAction\n"), (
-        deleted.stderr
-    )
+        # The seed's names are fixed: clean all three so the next run starts afresh.
+        rule = platform.wsk("rule", "delete", "helloRule")
+        trigger = platform.wsk("trigger", "delete", "helloTrigger")
+        action = platform.wsk("action", "delete", "helloAction")
+    assert_ok(rule, "ok: deleted rule helloRule\n")
+    assert_ok(trigger, "ok: deleted trigger helloTrigger\n")
+    assert_ok(action, "ok: deleted action helloAction\n")
 
 
 # --- OpenWhisk's JavaScript client ------------------------------------------------------------
@@ -430,19 +484,21 @@ def openwhisk_js() -> Path:
     return prefix / "node_modules"
 
 
-def test_openwhisk_javascript_client(platform: DevPlatform, openwhisk_js: Path) -> None:
-    name = f"owjs{uuid.uuid4().hex[:10]}"
+def run_client(
+    script: Path, platform: DevPlatform, openwhisk_js: Path, **extra: str
+) -> dict[str, Any]:
+    """Runs a client script with node; returns its JSON summary, which must say ok."""
     # The client honours proxy variables: the platform is on loopback.
     proxies = {"http_proxy", "https_proxy", "proxy", "no_proxy"}
     env = {k: v for k, v in os.environ.items() if k.lower() not in proxies}
     run = subprocess.run(
-        ["node", str(CLIENT_SCRIPT)],
+        ["node", str(script)],
         env={
             **env,
             "NODE_PATH": str(openwhisk_js),
             "WHISK_APIHOST": platform.apihost,
             "WHISK_AUTH": platform.auth,
-            "WHISK_ACTION": name,
+            **extra,
         },
         capture_output=True,
         text=True,
@@ -453,6 +509,12 @@ def test_openwhisk_javascript_client(platform: DevPlatform, openwhisk_js: Path) 
     assert lines, run.stderr
     summary: dict[str, Any] = json.loads(lines[-1])
     assert (run.returncode, summary["ok"]) == (0, True), run.stdout + run.stderr
+    return summary
+
+
+def test_openwhisk_javascript_client(platform: DevPlatform, openwhisk_js: Path) -> None:
+    name = f"owjs{uuid.uuid4().hex[:10]}"
+    summary = run_client(CLIENT_SCRIPT, platform, openwhisk_js, WHISK_ACTION=name)
     assert summary["steps"] == [
         "create", "list", "get", "invoke_blocking", "invoke_result", "invoke_nonblocking",
         "activation_get", "activation_list", "activation_result", "activation_logs",
@@ -473,3 +535,95 @@ def test_openwhisk_javascript_client(platform: DevPlatform, openwhisk_js: Path) 
     assert summary["logs"][0].endswith("stdout: greeting Linus")
     assert summary["updated_version"] == "0.0.2"
     assert summary["updated_result"] == {"greeting": "Hi Ada", "version": 2}
+
+
+def test_openwhisk_javascript_client_triggers_rules_packages_sequences(
+    platform: DevPlatform, openwhisk_js: Path
+) -> None:
+    prefix = f"owjs{uuid.uuid4().hex[:10]}"
+    summary = run_client(TRIGGERS_SCRIPT, platform, openwhisk_js, WHISK_PREFIX=prefix)
+    assert summary["steps"] == [
+        "action_create", "trigger_create", "trigger_get", "trigger_list", "trigger_update",
+        "rule_create", "rule_get", "rule_list", "trigger_get_rules",
+        "trigger_fire", "fire_activations", "rule_activation_list",
+        "rule_disable", "rule_get_disabled", "trigger_fire_disabled",
+        "rule_enable", "rule_get_enabled",
+        "trigger_fire_enabled", "fire_activations_enabled",
+        "rule_delete", "rule_get_deleted", "trigger_delete", "trigger_get_deleted",
+        "package_create", "package_list", "package_update", "package_action_create",
+        "package_get", "package_action_invoke", "package_delete_nonempty",
+        "package_action_delete", "package_delete", "package_get_deleted",
+        "sequence_components", "sequence_create", "sequence_create_exec", "sequence_get",
+        "sequence_invoke", "sequence_exec_invoke", "sequence_invoke_blocking",
+        "sequence_activation_get", "sequence_component_activations",
+    ]  # fmt: skip
+    names = summary["names"]
+    first = {"salute": "Howdy", "name": "Nobody"}
+    # Triggers: created with parameters, read, listed, updated (a new version).
+    assert summary["trigger_created"] == {"version": "0.0.1", "parameters": first}
+    assert summary["trigger_got"] == first
+    assert summary["trigger_listed"] is True
+    assert summary["trigger_updated"] == {
+        "version": "0.0.2",
+        "parameters": {**first, "updated": True},
+    }
+    # Rules: the client sends `/_/<name>`; the server answers with the resolved paths.
+    link = {
+        "trigger": {"path": "guest", "name": names["trigger"]},
+        "action": {"path": "guest", "name": names["action"]},
+    }
+    assert summary["rule_created"] == {"status": "active", **link}
+    assert summary["rule_got"] == {"status": "active", **link}
+    assert summary["rule_listed"] is True
+    assert summary["trigger_rules"] == {
+        f"guest/{names['rule']}": {"action": link["action"], "status": "active"}
+    }
+    # The fire: its record holds the payload and one log line per rule; the rule's action
+    # ran with the trigger's parameters under the fire's payload.
+    assert summary["fire_record"] == {
+        "result": {"name": "Ada"},
+        "success": True,
+        "log": {
+            "statusCode": 0,
+            "success": True,
+            "rule": f"guest/{names['rule']}",
+            "action": f"guest/{names['action']}",
+        },
+    }
+    assert summary["rule_activation"] == {
+        "name": names["action"],
+        "success": True,
+        "result": {"greeting": "Howdy Ada"},
+    }
+    assert summary["rule_activation_listed"] >= 1
+    assert (summary["rule_disabled_status"], summary["rule_enabled_status"]) == (
+        "inactive",
+        "active",
+    )
+    assert summary["fire_disabled_activation"] is None  # 204: no active rule, no activation
+    assert summary["refire_result"] == {"greeting": "Howdy Grace"}
+    assert summary["rule_deleted"] == names["rule"]
+    assert (summary["rule_get_deleted"], summary["trigger_get_deleted"]) == (404, 404)
+    # Packages: CRUD, and an action inside one (`pkg/act`), invoked blocking.
+    assert summary["package_created"] == {"version": "0.0.1", "parameters": {"color": "blue"}}
+    assert summary["package_listed"] is True
+    updated = {"color": "green", "size": 2}
+    assert summary["package_updated"] == {"version": "0.0.2", "parameters": updated}
+    assert summary["package_action"] == {"name": "act", "namespace": f"guest/{names['pkg']}"}
+    assert summary["package_got"] == {"parameters": updated, "actions": ["act"]}
+    assert summary["package_action_result"] == {"packaged": True, "name": "Ada"}
+    assert summary["package_delete_nonempty"] == 409
+    assert summary["package_get_deleted"] == 404
+    # Sequences: made with the client's `sequence` option and with a whole `exec`.
+    assert summary["sequence_exec"] == {
+        "kind": "sequence",
+        "components": [f"/guest/{names['plus']}", f"/guest/{names['times']}"],
+    }
+    assert summary["sequence_result"] == {"n": 20, "steps": ["plus", "times"]}
+    assert summary["sequence_exec_result"] == {"n": 11, "steps": ["times", "plus"]}
+    assert summary["sequence_activation"] == {
+        "name": names["seq"],
+        "result": {"n": 30, "steps": ["plus", "times"]},
+        "kind": "sequence",
+        "components": [[names["plus"], 3], [names["times"], 30]],
+    }
