@@ -38,6 +38,7 @@ RUN_LABEL = "org.whisk.test-run"
 RUN_ID = uuid.uuid4().hex
 SUBNET = "172.31.252.0/24"
 EGRESS_SUBNET = "172.31.254.0/24"  # 250: the default, 253: test_invocation
+RESTORE_SUBNET = "172.31.239.0/24"
 HELLO = {
     PYTHON: "def main(args):\n    print('Hello World')\n    return {'msg': 'Hello World'}\n",
     NODEJS: (
@@ -363,3 +364,46 @@ def test_remove_labelled_removes_only_the_containers_with_every_label(
     assert asyncio.run(main()) == (2, 0)
     left = engine.containers.list(all=True, filters={"label": f"org.whisk.test-batch={batch}"})
     assert left == []
+
+
+def test_a_vanished_network_is_restored_and_the_container_created(
+    engine: docker.DockerClient,
+) -> None:
+    """`docker network prune` (make docker-clean) removes an idle action network under a
+    running invoker; its next container must still start."""
+    net = ActionNetwork(
+        f"whisk-test-actnet-{RUN_ID[:8]}-restore",
+        RESTORE_SUBNET,
+        f"whisktsr{RUN_ID[:4]}",
+        client=engine,
+    )
+    restored: list[str] = []
+
+    async def restore(name: str) -> None:
+        restored.append(name)
+        await net.ensure()
+
+    async def body() -> Any:
+        await net.ensure()
+        engine.networks.get(net.name).remove()  # as a prune would
+        factory = DockerContainerFactory(engine, restore_network=restore)
+        container = await factory.create(
+            PYTHON, memory_mb=128, labels={RUN_LABEL: RUN_ID}, network=net.name
+        )
+        address = container.address
+        await container.destroy()
+        without = DockerContainerFactory(engine)
+        engine.networks.get(net.name).remove()
+        with pytest.raises(ContainerError, match="not found"):
+            await without.create(
+                PYTHON, memory_mb=128, labels={RUN_LABEL: RUN_ID}, network=net.name
+            )
+        return address
+
+    try:
+        address = asyncio.run(body())
+        assert restored == [net.name]
+        assert address.startswith(RESTORE_SUBNET.rsplit(".", 1)[0] + ".")
+    finally:
+        _remove_labelled(engine)
+        asyncio.run(net.remove())

@@ -19,9 +19,10 @@ A call to ``logs_since`` forgets the lines older than its ``since``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -161,10 +162,21 @@ class DockerContainer:
 
 
 class DockerContainerFactory:
-    """Creates action containers with a Docker client (``docker.from_env()`` by default)."""
+    """Creates action containers with a Docker client (``docker.from_env()`` by default).
 
-    def __init__(self, client: Any | None = None) -> None:
+    ``restore_network`` (optional) recreates a network that vanished: a container created
+    on a network Docker no longer knows (``docker network prune`` removes an idle one) is
+    retried once after it ran.
+    """
+
+    def __init__(
+        self,
+        client: Any | None = None,
+        *,
+        restore_network: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self._client = client if client is not None else docker.from_env()
+        self._restore_network = restore_network
 
     def close(self) -> None:
         """Close the Docker client."""
@@ -237,15 +249,28 @@ class DockerContainerFactory:
         network: str | None = None,
     ) -> DockerContainer:
         """``docker run -d`` the image; the proxy may not listen yet when this returns."""
+        run = functools.partial(
+            self._run,
+            image=image,
+            memory_mb=memory_mb,
+            name=name,
+            labels=labels or {},
+            env=env or {},
+            network=network,
+        )
         try:
-            return await asyncio.to_thread(
-                self._run,
-                image=image,
-                memory_mb=memory_mb,
-                name=name,
-                labels=labels or {},
-                env=env or {},
-                network=network,
-            )
+            try:
+                return await asyncio.to_thread(run)
+            except docker.errors.NotFound as error:
+                if not (network and self._restore_network and _names_network(error, network)):
+                    raise
+                await self._restore_network(network)
+                return await asyncio.to_thread(run)
         except (docker.errors.DockerException, KeyError, IndexError, TypeError) as error:
             raise ContainerError(f"docker run {image}: {error}") from error
+
+
+def _names_network(error: docker.errors.NotFound, network: str) -> bool:
+    """Whether Docker's 404 is about ``network`` (not the image)."""
+    text = str(error)
+    return "network" in text and network in text

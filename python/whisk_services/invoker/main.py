@@ -114,17 +114,22 @@ async def serve(settings: InvokerSettings, stop: asyncio.Event) -> None:
         activations = CouchDocumentStore(session, db.url, f"{db.db_prefix}activations", auth)
         await whisks.ensure(WHISKS_INDEXES)
         await activations.ensure(ACTIVATIONS_INDEXES)
-        factory = DockerContainerFactory()
-        stack.callback(factory.close)
-        removed = await factory.remove_labelled({"org.whisk.invoker": settings.unique_name})
-        if removed:
-            log.info("removed %d containers left by an earlier run", removed)
         network = ActionNetwork(
             settings.network,
             settings.network_subnet,
             settings.network_bridge,
             egress=settings.action_egress,
         )
+
+        async def restore_network(name: str) -> None:
+            log.warning("the action network %s vanished; creating it again", name)
+            await network.ensure()
+
+        factory = DockerContainerFactory(restore_network=restore_network)
+        stack.callback(factory.close)
+        removed = await factory.remove_labelled({"org.whisk.invoker": settings.unique_name})
+        if removed:
+            log.info("removed %d containers left by an earlier run", removed)
         await network.ensure()
         runner = ActionRunner()
         stack.push_async_callback(runner.close)
