@@ -249,7 +249,10 @@ class ActivationService:
         kind: str,
         outcome: _Outcome,
     ) -> Activation:
-        annotations: list[tuple[str, Any]] = [("path", message.action.as_path())]
+        annotations: list[tuple[str, Any]] = []
+        if message.cause is not None:  # only a sequence's components carry a cause
+            annotations.append(("causedBy", "sequence"))
+        annotations.append(("path", message.action.as_path()))
         if message.accepted_ms:
             annotations.append(("waitTime", max(0, outcome.start_ms - message.accepted_ms)))
         annotations.append(("kind", kind))

@@ -239,6 +239,21 @@ def test_records_wait_a_moment_to_batch() -> None:
     run(body)
 
 
+def test_a_sequence_component_is_annotated_as_caused_by_the_sequence() -> None:
+    async def body() -> None:
+        bed = Bed()
+        await bed.start()
+        rev = await bed.store_action("hello", PY_HELLO)
+        plain = await bed.service.handle(message(rev))
+        component = await bed.service.handle(message(rev, n=2, cause="c" * 32))
+        await bed.stop()
+        assert "causedBy" not in plain.annotations
+        assert component.annotations.get("causedBy") == "sequence"
+        assert component.cause == "c" * 32
+
+    run(body)
+
+
 def test_non_blocking_completion_carries_only_the_id() -> None:
     async def body() -> None:
         bed = Bed()
