@@ -15,6 +15,8 @@ from typing import TypeVar
 import pytest
 
 from tests.integration.controller_support import Client
+from tests.integration.platform_support import Platform, run_platform
+from tests.integration.servers import STARTED, serve
 from whisk_testbed.consul import ConsulAgent
 from whisk_testbed.controller import ControllerProcess
 from whisk_testbed.couchdb import CouchDBServer
@@ -24,7 +26,6 @@ from whisk_testbed.server import LoopbackServer
 from whisk_testbed.zookeeper import ZooKeeperServer
 
 S = TypeVar("S", bound=LoopbackServer)
-_started: list[LoopbackServer] = []
 
 
 @pytest.hookimpl(wrapper=True)
@@ -33,39 +34,31 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.failed:
-        for server in _started:
+        for server in STARTED:
             report.sections.append(
                 (f"{server.name} log ({server.log_path})", tail(server.log_path, 30))
             )
     return report
 
 
-def _serve(server: S) -> Iterator[S]:
-    """Start ``server`` for the session, list its log for failure reports, stop it at the end."""
-    _started.append(server)
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture(scope="session")
 def zookeeper(test_logs: Path) -> Iterator[ZooKeeperServer]:
-    yield from _serve(ZooKeeperServer(test_logs / "zookeeper"))
+    yield from serve(ZooKeeperServer(test_logs / "zookeeper"))
 
 
 @pytest.fixture(scope="session")
 def kafka_broker(test_logs: Path, zookeeper: ZooKeeperServer) -> Iterator[KafkaBroker]:
-    yield from _serve(KafkaBroker(test_logs / "kafka", zookeeper.connect_string))
+    yield from serve(KafkaBroker(test_logs / "kafka", zookeeper.connect_string))
 
 
 @pytest.fixture(scope="session")
 def consul_agent(test_logs: Path) -> Iterator[ConsulAgent]:
-    yield from _serve(ConsulAgent(test_logs / "consul"))
+    yield from serve(ConsulAgent(test_logs / "consul"))
 
 
 @pytest.fixture(scope="session")
 def couchdb(test_logs: Path) -> Iterator[CouchDBServer]:
-    yield from _serve(CouchDBServer(test_logs / "couchdb"))
+    yield from serve(CouchDBServer(test_logs / "couchdb"))
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +69,29 @@ def controller(
     the prefix is the module's ``DB_PREFIX``, else its name."""
     module = request.module.__name__.rsplit(".", 1)[-1]
     prefix = getattr(request.module, "DB_PREFIX", module.removeprefix("test_") + "_")
-    yield from _serve(ControllerProcess(test_logs / module, couchdb, db_prefix=prefix))
+    yield from serve(ControllerProcess(test_logs / module, couchdb, db_prefix=prefix))
+
+
+@pytest.fixture(scope="module")
+def platform(
+    request: pytest.FixtureRequest,
+    test_logs: Path,
+    couchdb: CouchDBServer,
+    kafka_broker: KafkaBroker,
+) -> Iterator[Platform]:
+    """A controller and an invoker of the module's own (platform_support.run_platform),
+    from the module's ``DB_PREFIX``, ``NETWORK`` (name, subnet, bridge), ``INSTANCE`` and
+    optional ``INVOKER_ENV``: no two modules may share a network, an instance or a prefix."""
+    module = request.module
+    yield from run_platform(
+        test_logs / module.__name__.rsplit(".", 1)[-1],
+        couchdb,
+        kafka_broker,
+        db_prefix=module.DB_PREFIX,
+        network=module.NETWORK,
+        instance=module.INSTANCE,
+        invoker_env=getattr(module, "INVOKER_ENV", None),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from typing import Any
 
 import docker
 
-from tests.integration.conftest import _serve
 from tests.integration.controller_support import Client
+from tests.integration.servers import serve
 from whisk_testbed.controller import ControllerProcess
 from whisk_testbed.couchdb import CouchDBServer
 from whisk_testbed.invoker import InvokerProcess
@@ -97,7 +97,7 @@ def run_platform(
         },
     )
     engine = docker.from_env()
-    servers = (_serve(controller), _serve(invoker))
+    servers = (serve(controller), serve(invoker))
     for server in servers:
         next(server)
     guest = Client(controller.url, controller.create_subject("guest-user", "guest"))

@@ -4,16 +4,12 @@ into the platform's databases, and the guest runs every utility through the API.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.platform_support import Platform, run_platform
+from tests.integration.platform_support import Platform
 from whisk_services.model.identity import AuthKey
-from whisk_testbed.couchdb import CouchDBServer
-from whisk_testbed.kafka import KafkaBroker
 
 pytestmark = pytest.mark.integration
 
@@ -21,22 +17,8 @@ DB_PREFIX = "catalog_"
 NETWORK = ("whisk-test-catalog", "172.31.243.0/24", "whisktcat0")
 INSTANCE = 9  # controller and invoker number, used by no other module on the session broker
 API_HOST = "https://whisk.example.test"
+INVOKER_ENV = {"WHISK_INVOKER_API_HOST": API_HOST}
 UTILS = ("cat", "date", "echo", "head", "hosturl", "namespace", "smash", "sort", "split")
-
-
-@pytest.fixture(scope="module")
-def platform(
-    test_logs: Path, couchdb: CouchDBServer, kafka_broker: KafkaBroker
-) -> Iterator[Platform]:
-    yield from run_platform(
-        test_logs / "test_catalog",
-        couchdb,
-        kafka_broker,
-        db_prefix=DB_PREFIX,
-        network=NETWORK,
-        instance=INSTANCE,
-        invoker_env={"WHISK_INVOKER_API_HOST": API_HOST},
-    )
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.controller_support import fresh
-from tests.integration.platform_support import Platform, run_platform
+from tests.integration.platform_support import Platform
 from tests.integration.wsk_support import Wsk
-from whisk_testbed.couchdb import CouchDBServer
-from whisk_testbed.kafka import KafkaBroker
 
 pytestmark = pytest.mark.integration
 
@@ -30,20 +27,6 @@ ECHO_PY = "def main(args):\n    return {'got': args}\n"
 HELLO_PY = "def main(args):\n    print('Hello World')\n    return {'msg': 'Hello World'}\n"
 TRIGGERED = re.compile(r"ok: triggered /guest/(?P<name>\S+) with id (?P<id>[0-9a-f]{32})")
 ACTION_DEADLINE_S = 30.0
-
-
-@pytest.fixture(scope="module")
-def platform(
-    test_logs: Path, couchdb: CouchDBServer, kafka_broker: KafkaBroker
-) -> Iterator[Platform]:
-    yield from run_platform(
-        test_logs / "test_fire",
-        couchdb,
-        kafka_broker,
-        db_prefix=DB_PREFIX,
-        network=NETWORK,
-        instance=INSTANCE,
-    )
 
 
 def _put(platform: Platform, path: str, body: dict[str, Any]) -> None:

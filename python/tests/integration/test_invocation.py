@@ -13,7 +13,6 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -21,9 +20,7 @@ import docker.errors
 import pytest
 
 from tests.integration.controller_support import fresh
-from tests.integration.platform_support import Platform, run_platform
-from whisk_testbed.couchdb import CouchDBServer
-from whisk_testbed.kafka import KafkaBroker
+from tests.integration.platform_support import Platform
 
 pytestmark = pytest.mark.integration
 
@@ -39,20 +36,6 @@ HOSTNAME_PY = (
     "    print('ran in', socket.gethostname())\n"
     "    return {'host': socket.gethostname(), **args}\n"
 )
-
-
-@pytest.fixture(scope="module")
-def platform(
-    test_logs: Path, couchdb: CouchDBServer, kafka_broker: KafkaBroker
-) -> Iterator[Platform]:
-    yield from run_platform(
-        test_logs / "test_invocation",
-        couchdb,
-        kafka_broker,
-        db_prefix=DB_PREFIX,
-        network=NETWORK,
-        instance=INSTANCE,
-    )
 
 
 def test_blocking_invoke_returns_the_record_without_logs(platform: Platform) -> None:

@@ -6,16 +6,12 @@ another namespace stays forbidden.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.controller_support import Client, assert_error, forbidden, fresh
-from tests.integration.platform_support import Platform, run_platform
-from whisk_testbed.couchdb import CouchDBServer
-from whisk_testbed.kafka import KafkaBroker
+from tests.integration.platform_support import Platform
 
 pytestmark = pytest.mark.integration
 
@@ -28,20 +24,6 @@ ECHO_PY = "def main(args):\n    return {'args': args}\n"
 
 def params(**values: Any) -> list[dict[str, Any]]:
     return [{"key": k, "value": v} for k, v in values.items()]
-
-
-@pytest.fixture(scope="module")
-def platform(
-    test_logs: Path, couchdb: CouchDBServer, kafka_broker: KafkaBroker
-) -> Iterator[Platform]:
-    yield from run_platform(
-        test_logs / "test_package_params",
-        couchdb,
-        kafka_broker,
-        db_prefix=DB_PREFIX,
-        network=NETWORK,
-        instance=INSTANCE,
-    )
 
 
 @pytest.fixture(scope="module")

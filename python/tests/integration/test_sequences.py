@@ -8,17 +8,14 @@ session's Kafka broker and CouchDB-API server; the CLI creates and invokes a seq
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.controller_support import fresh
-from tests.integration.platform_support import Platform, run_platform
+from tests.integration.platform_support import Platform
 from tests.integration.wsk_support import Wsk
-from whisk_testbed.couchdb import CouchDBServer
-from whisk_testbed.kafka import KafkaBroker
 
 pytestmark = pytest.mark.integration
 
@@ -35,20 +32,6 @@ REFUSE_JS = (
     "function main(params) {\n  return { error: 'refused ' + params.words.length + ' words' };\n}\n"
 )
 NODEJS = "nodejs:18"
-
-
-@pytest.fixture(scope="module")
-def platform(
-    test_logs: Path, couchdb: CouchDBServer, kafka_broker: KafkaBroker
-) -> Iterator[Platform]:
-    yield from run_platform(
-        test_logs / "test_sequences",
-        couchdb,
-        kafka_broker,
-        db_prefix=DB_PREFIX,
-        network=NETWORK,
-        instance=INSTANCE,
-    )
 
 
 @pytest.fixture(scope="module")

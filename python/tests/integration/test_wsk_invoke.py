@@ -11,17 +11,14 @@ import json
 import re
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.controller_support import fresh
-from tests.integration.platform_support import Platform, run_platform
+from tests.integration.platform_support import Platform
 from tests.integration.wsk_support import Wsk, wsk_command
-from whisk_testbed.couchdb import CouchDBServer
-from whisk_testbed.kafka import KafkaBroker
 
 pytestmark = pytest.mark.integration
 
@@ -35,20 +32,6 @@ HELLO_PY = (
 )
 INVOKED = re.compile(r"ok: invoked /guest/(?P<name>\S+) with id (?P<id>[0-9a-f]{32})")
 EXIT_BAD_GATEWAY = 502 - 256
-
-
-@pytest.fixture(scope="module")
-def platform(
-    test_logs: Path, couchdb: CouchDBServer, kafka_broker: KafkaBroker
-) -> Iterator[Platform]:
-    yield from run_platform(
-        test_logs / "test_wsk_invoke",
-        couchdb,
-        kafka_broker,
-        db_prefix=DB_PREFIX,
-        network=NETWORK,
-        instance=INSTANCE,
-    )
 
 
 @pytest.fixture(scope="module")
