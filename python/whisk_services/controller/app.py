@@ -15,6 +15,7 @@ from whisk_services.controller.routes import (
     system,
     triggers,
 )
+from whisk_services.controller.routes import web as web_actions
 
 # Exec code may reach 48 MB; the body also carries JSON quoting, so leave room.
 MAX_BODY_BYTES = 50 * 1024 * 1024
@@ -27,8 +28,13 @@ ROUTE_TABLES = tuple(
 
 
 def build_app(services: Services) -> web.Application:
-    app = web.Application(middlewares=[api_middleware], client_max_size=MAX_BODY_BYTES)
+    # The web actions API (`/api/v1/web/`) is apart from the REST API: not in its route
+    # tables (nor its OpenAPI document), and answered by its own middleware.
+    app = web.Application(
+        middlewares=[web_actions.web_middleware, api_middleware], client_max_size=MAX_BODY_BYTES
+    )
     app[SERVICES] = services
     for table in ROUTE_TABLES:
         app.add_routes(table)
+    app.add_routes(web_actions.routes)
     return app
