@@ -83,7 +83,9 @@ class ControllerSettings:
 
     Without ``kafka_hosts`` the controller serves the API but has no invoke path (invokes
     answer 503). ``invokers`` are the invoker instances it sends activations to;
-    ``blocking_wait_s`` is the most a blocking invoke waits for its result.
+    ``blocking_wait_s`` is the most a blocking invoke waits for its result. The three
+    throttles are the defaults of every namespace without its own (``wskadmin limits``),
+    each counted across all controllers (0 blocks everything).
     """
 
     host: str
@@ -94,6 +96,9 @@ class ControllerSettings:
     kafka_hosts: str | None = None
     invokers: tuple[int, ...] = (0,)
     blocking_wait_s: float = 60.0
+    invocations_per_minute: int = 60
+    concurrent_invocations: int = 30
+    fires_per_minute: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ControllerSettings:
@@ -110,6 +115,9 @@ class ControllerSettings:
             kafka_hosts=_kafka_hosts(source, f"{prefix}KAFKA_HOSTS"),
             invokers=_instances(source, f"{prefix}INVOKERS", "0"),
             blocking_wait_s=_positive(source, f"{prefix}BLOCKING_WAIT_S", 60.0),
+            invocations_per_minute=_count(source, f"{prefix}INVOCATIONS_PER_MINUTE", 60),
+            concurrent_invocations=_count(source, f"{prefix}CONCURRENT_INVOCATIONS", 30),
+            fires_per_minute=_count(source, f"{prefix}FIRES_PER_MINUTE", 60),
         )
 
 
@@ -142,6 +150,14 @@ def _instances(env: Mapping[str, str], name: str, default: str) -> tuple[int, ..
     if len(set(numbers)) != len(numbers):
         raise SettingsError(f"{name} lists an instance twice: {raw!r}")
     return numbers
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number >= 0."""
+    raw = env.get(name, str(default)).strip()
+    if not _digits(raw):
+        raise SettingsError(f"{name} must be a whole number >= 0, not {raw!r}")
+    return int(raw)
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:
@@ -249,5 +265,54 @@ class InvokerSettings:
             network_bridge=source.get(f"{prefix}NETWORK_BRIDGE", "whiskact0"),
             action_egress=egress == "true",
             api_host=source.get(f"{prefix}API_HOST", ""),
+            log_level=log_level,
+        )
+
+
+def _host_ip(env: Mapping[str, str], name: str, default: str) -> str:
+    import ipaddress  # noqa: PLC0415 -- here, so that this section stays self-contained
+
+    raw = env.get(name, default).strip()
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        message = f"{name} must be an IP address such as 127.0.0.1, not {raw!r}"
+        raise SettingsError(message) from None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistratorSettings:
+    """`whisk-registrator`: the Consul agent it registers with, and how it names services.
+
+    ``host_ip`` is the address advertised for published ports (Registrator's ``-ip``);
+    ``hostname`` starts every service id (``<hostname>:<container>:<port>``) and marks the
+    services this registrator owns; ``resync_s`` is the period of the full resync.
+    """
+
+    consul_url: str
+    consul_token: str | None
+    host_ip: str
+    hostname: str
+    resync_s: float
+    log_level: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RegistratorSettings:
+        import socket  # noqa: PLC0415 -- here, so that this section stays self-contained
+
+        source = os.environ if env is None else env
+        prefix = "WHISK_REGISTRATOR_"
+        log_level = _log_level(source, prefix)
+        url_name = f"{prefix}CONSUL_URL"
+        hostname_name = f"{prefix}HOSTNAME"
+        hostname = source.get(hostname_name, "") or socket.gethostname()
+        if not hostname.isprintable() or ":" in hostname or " " in hostname:
+            raise SettingsError(f"{hostname_name} must be a host name without ':' or spaces")
+        return cls(
+            consul_url=_url({url_name: source.get(url_name, "http://127.0.0.1:8500")}, url_name),
+            consul_token=source.get(f"{prefix}CONSUL_TOKEN") or None,
+            host_ip=_host_ip(source, f"{prefix}HOST_IP", "127.0.0.1"),
+            hostname=hostname,
+            resync_s=_positive(source, f"{prefix}RESYNC_S", 30.0),
             log_level=log_level,
         )

@@ -21,6 +21,9 @@ _SET_HERE_ONLY = frozenset(
 )
 
 
+UNTHROTTLED = 1_000_000
+
+
 class ControllerProcess(LoopbackServer):
     """`python -m whisk_services.controller.main` on a free loopback port."""
 
@@ -35,10 +38,15 @@ class ControllerProcess(LoopbackServer):
         kafka_hosts: str | None = None,
         invokers: Sequence[int] | None = None,
         instance: int | None = None,
+        throttled: bool = False,
     ) -> None:
         """Without ``kafka_hosts`` the controller has no invoke path (invokes answer 503);
         ``invokers`` are the invoker instances it sends to (default: invoker 0);
-        ``instance`` is the controller's number (default 0), naming its `completed<M>`."""
+        ``instance`` is the controller's number (default 0), naming its `completed<M>`.
+
+        Unless ``throttled``, the system-wide throttle defaults are lifted (tests and
+        benchmarks invoke far more than 60 times a minute); a namespace's own limits, set
+        with `wskadmin limits`, still apply, which is how throttles are tested."""
         super().__init__(workdir)
         self.port = free_port()
         user, password = couchdb.admin_auth
@@ -52,6 +60,9 @@ class ControllerProcess(LoopbackServer):
             "WHISK_CONTROLLER_COUCHDB_PASSWORD": password,
             "WHISK_CONTROLLER_DB_PREFIX": db_prefix,
         }
+        if not throttled:
+            for limit in ("INVOCATIONS_PER_MINUTE", "CONCURRENT_INVOCATIONS", "FIRES_PER_MINUTE"):
+                self.env[f"WHISK_CONTROLLER_{limit}"] = str(UNTHROTTLED)
         if kafka_hosts is not None:
             self.env["WHISK_CONTROLLER_KAFKA_HOSTS"] = kafka_hosts
         if invokers is not None:

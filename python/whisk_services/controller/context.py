@@ -13,6 +13,7 @@ from whisk_services.controller.auth import Authenticator
 from whisk_services.controller.cache import CachedDocuments
 from whisk_services.controller.errors import ApiError
 from whisk_services.controller.invocations import Invocations
+from whisk_services.controller.throttles import Throttles
 from whisk_services.model.entities import Package
 from whisk_services.model.identity import Identity
 from whisk_services.model.limits import DEFAULT_BOUNDS, LimitBounds
@@ -36,6 +37,8 @@ class Services:
     build: str = "whisk-services"
     # The Kafka invoke path; None when the controller runs without Kafka (invokes are 503).
     invocations: Invocations | None = None
+    # The per-namespace throttles (429); None only in tests that do not exercise them.
+    throttles: Throttles | None = None
     # Work that outlives its request (sequences run by the controller): kept here so it is
     # not garbage collected, and cancelled when the controller stops.
     background: set[asyncio.Task[Any]] = field(default_factory=set)

@@ -81,3 +81,13 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def too_many_requests(count: int, allowed: int) -> str:
+    """429: the namespace's invocations (or fires) of this minute reached its limit."""
+    return f"Too many requests in the last minute (count: {count}, allowed: {allowed})."
+
+
+def too_many_concurrent_requests(count: int, allowed: int) -> str:
+    """429: the namespace's activations in flight reached its limit."""
+    return f"Too many concurrent requests in flight (count: {count}, allowed: {allowed})."

@@ -5,6 +5,9 @@ balancer); one consumer reads this controller's ``completed<M>`` topic and resol
 waiter of each blocking activation by id. A blocking caller registers its waiter before the
 message leaves, so a fast completion cannot slip by.
 
+A ``tracker`` (the throttles) hears of every activation sent and of every completion, to
+count the activations in flight.
+
 A completion may be lost (an invoker restart, a broker hiccup), so a waiting caller also
 looks for the activation record in the activations store, cheaply and rarely: 1 s after the
 send, then every 2 s, then every 15 s once 15 s have passed. A completion that carries only
@@ -19,6 +22,7 @@ import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from whisk_services.controller.balancer import Balancer
 from whisk_services.model.activation import Activation, ActivationStatus
@@ -98,6 +102,18 @@ def _status_of(record: JsonObject) -> ActivationStatus | None:
     return _STATUS_BY_LABEL.get(label) if isinstance(label, str) else None
 
 
+class ActivationTracker(Protocol):
+    """Hears of the activations this controller sends and of their completions."""
+
+    def activation_sent(self, message: ActivationMessage) -> None:
+        """``message`` is about to be sent (undone by ``activation_done`` if it fails)."""
+        ...
+
+    def activation_done(self, activation_id: str) -> None:
+        """The activation completed, or its send failed."""
+        ...
+
+
 class Invocations:
     """The controller's invoke path: sends activations, resolves waiting callers."""
 
@@ -110,8 +126,10 @@ class Invocations:
         *,
         max_wait_s: float = 60.0,
         poll_offsets: PollSchedule = store_poll_offsets,
+        tracker: ActivationTracker | None = None,
     ) -> None:
         self.controller = controller
+        self.tracker = tracker
         self.max_wait_s = max_wait_s
         self.balancer = balancer
         self._producer = producer
@@ -131,6 +149,7 @@ class Invocations:
         *,
         max_wait_s: float = 60.0,
         poll_offsets: PollSchedule = store_poll_offsets,
+        tracker: ActivationTracker | None = None,
     ) -> Invocations:
         """Create the topics, the producer and the completion consumer (reading from now
         on), and start following completions. ``close`` releases all of it."""
@@ -149,6 +168,7 @@ class Invocations:
             controller,
             max_wait_s=max_wait_s,
             poll_offsets=poll_offsets,
+            tracker=tracker,
         )
         invocations.follow(consumer)
         return invocations
@@ -193,6 +213,8 @@ class Invocations:
         except ModelError as error:
             log.warning("ignoring a malformed completion message: %s", error)
             return
+        if self.tracker is not None:
+            self.tracker.activation_done(completion.activation_id)
         # Unknown ids: non-blocking activations, callers that gave up, another controller's.
         waiter = self._waiters.pop(completion.activation_id, None)
         if waiter is not None and not waiter.done():
@@ -204,7 +226,16 @@ class Invocations:
         Raises MessagingError when the broker refused or could not be reached.
         """
         invoker = self.balancer.choose(message.user.namespace, message.action)
-        await self._producer.send(invoker_topic(invoker), message.encode())
+        tracker = self.tracker
+        # Counted before the send: a fast completion cannot arrive before it was counted.
+        if tracker is not None:
+            tracker.activation_sent(message)
+        try:
+            await self._producer.send(invoker_topic(invoker), message.encode())
+        except BaseException:
+            if tracker is not None:
+                tracker.activation_done(message.activation_id)
+            raise
 
     async def send_and_wait(self, message: ActivationMessage, wait_s: float) -> Finished | None:
         """Send ``message`` and wait up to ``wait_s`` for the activation to complete.

@@ -3,7 +3,9 @@ stopped.
 
 With Kafka configured, the controller creates its topics, opens its producer and the
 consumer of its completions before it accepts requests, so no completion of an activation
-it sent can be missed; without Kafka it serves the API with invokes answering 503.
+it sent can be missed, and shares its throttle counts with the other controllers (topic
+``throttles``); without Kafka it serves the API with invokes answering 503 and its throttles
+count what it alone admits.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from whisk_services.controller.context import Services
 from whisk_services.controller.databases import Databases
 from whisk_services.controller.invocations import Invocations
 from whisk_services.controller.sequences import cancel_all
+from whisk_services.controller.throttles import ThrottleExchange, Throttles
 from whisk_services.daemon import run_daemon
+from whisk_services.model.namespace_limits import NamespaceLimits
 from whisk_services.ports.databases import (
     ACTIVATIONS_INDEXES,
     SUBJECTS_INDEXES,
@@ -42,14 +46,14 @@ ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs tid=%{X-Request-ID}o'
 
 
 async def open_invocations(
-    settings: ControllerSettings, activations: DocumentStore
+    settings: ControllerSettings, bus: KafkaBus | None, activations: DocumentStore
 ) -> Invocations | None:
     """The Kafka invoke path, or None without ``KAFKA_HOSTS``."""
-    if settings.kafka_hosts is None:
+    if bus is None:
         log.warning("no WHISK_CONTROLLER_KAFKA_HOSTS: invokes answer 503")
         return None
     invocations = await Invocations.open(
-        KafkaBus(settings.kafka_hosts, client_id=f"controller{settings.instance}"),
+        bus,
         activations,
         Balancer(settings.invokers),
         settings.instance,
@@ -64,11 +68,21 @@ async def open_invocations(
     return invocations
 
 
+def throttle_defaults(settings: ControllerSettings) -> NamespaceLimits:
+    """The limits of a namespace without its own."""
+    return NamespaceLimits(
+        invocationsPerMinute=settings.invocations_per_minute,
+        concurrentInvocations=settings.concurrent_invocations,
+        firesPerMinute=settings.fires_per_minute,
+    )
+
+
 async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
     databases = Databases(settings.couchdb)
     followers: list[ChangeFollower] = []
     runner: web.AppRunner | None = None
     invocations: Invocations | None = None
+    exchange: ThrottleExchange | None = None
     services: Services | None = None
     try:
         subjects = databases.store("subjects")
@@ -80,7 +94,19 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
         subjects_feed = ChangeFollower(databases.store("subjects"))
         whisks_feed = ChangeFollower(databases.store("whisks"))
         followers = [subjects_feed, whisks_feed]
-        invocations = await open_invocations(settings, activations)
+        throttles = Throttles(
+            settings.instance,
+            subjects,
+            defaults=throttle_defaults(settings),
+            follower=subjects_feed,
+        )
+        bus = None
+        if settings.kafka_hosts is not None:
+            bus = KafkaBus(settings.kafka_hosts, client_id=f"controller{settings.instance}")
+        invocations = await open_invocations(settings, bus, activations)
+        if bus is not None and invocations is not None:
+            invocations.tracker = throttles
+            exchange = await ThrottleExchange.open(bus, throttles)
         services = Services(
             whisks=CachedDocuments(whisks, whisks_feed),
             whisks_store=whisks,
@@ -89,6 +115,7 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
             subjects=CachedDocuments(subjects, subjects_feed),
             build=f"whisk-services {__version__}",
             invocations=invocations,
+            throttles=throttles,
         )
         for follower in followers:
             await follower.start()
@@ -108,6 +135,8 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
             await runner.cleanup()
         if services is not None:
             await cancel_all(services.background)
+        if exchange is not None:
+            await exchange.close()
         if invocations is not None:
             await invocations.close()
         for follower in followers:

@@ -49,6 +49,28 @@ def test_kafka_invokers_and_blocking_wait_are_read() -> None:
     assert settings.blocking_wait_s == 2.5
 
 
+def test_throttle_defaults_are_openwhisk_s_and_can_be_overridden() -> None:
+    settings = ControllerSettings.from_env(VALID)
+    assert (
+        settings.invocations_per_minute,
+        settings.concurrent_invocations,
+        settings.fires_per_minute,
+    ) == (60, 30, 60)
+    changed = ControllerSettings.from_env(
+        {
+            **VALID,
+            "WHISK_CONTROLLER_INVOCATIONS_PER_MINUTE": "120",
+            "WHISK_CONTROLLER_CONCURRENT_INVOCATIONS": " 0 ",
+            "WHISK_CONTROLLER_FIRES_PER_MINUTE": "7",
+        }
+    )
+    assert (
+        changed.invocations_per_minute,
+        changed.concurrent_invocations,
+        changed.fires_per_minute,
+    ) == (120, 0, 7)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -76,6 +98,10 @@ def test_kafka_invokers_and_blocking_wait_are_read() -> None:
         ({"WHISK_CONTROLLER_BLOCKING_WAIT_S": "soon"}, "WHISK_CONTROLLER_BLOCKING_WAIT_S must"),
         ({"WHISK_CONTROLLER_BLOCKING_WAIT_S": "nan"}, "WHISK_CONTROLLER_BLOCKING_WAIT_S must be"),
         ({"WHISK_CONTROLLER_BLOCKING_WAIT_S": "inf"}, "WHISK_CONTROLLER_BLOCKING_WAIT_S must be"),
+        ({"WHISK_CONTROLLER_INVOCATIONS_PER_MINUTE": "-1"}, "INVOCATIONS_PER_MINUTE must be"),
+        ({"WHISK_CONTROLLER_INVOCATIONS_PER_MINUTE": "1.5"}, "INVOCATIONS_PER_MINUTE must be"),
+        ({"WHISK_CONTROLLER_CONCURRENT_INVOCATIONS": "many"}, "CONCURRENT_INVOCATIONS must be"),
+        ({"WHISK_CONTROLLER_FIRES_PER_MINUTE": ""}, "WHISK_CONTROLLER_FIRES_PER_MINUTE must be"),
     ],
 )
 def test_bad_settings_name_the_variable(change: dict[str, str], message: str) -> None:

@@ -235,6 +235,9 @@ async def invoke_action(request: web.Request) -> web.Response:
     invocations = services(request).invocations
     if invocations is None:
         raise ApiError(503, errors.NO_INVOKERS)
+    throttles = services(request).throttles
+    if throttles is not None:  # a sequence counts as one invocation
+        await throttles.check_invoke(identity)
     activator = Activator(invocations)
     if isinstance(action.exec, SequenceExec):
         return await _invoke_sequence(

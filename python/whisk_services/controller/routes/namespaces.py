@@ -24,9 +24,10 @@ async def namespace_limits(request: web.Request) -> web.Response:
     bounds = context.bounds
     doc = await context.subjects.get(NamespaceLimits.doc_id(namespace))
     own = NamespaceLimits.from_doc(doc.body) if doc else NamespaceLimits()
+    defaults = context.throttles.defaults if context.throttles is not None else SYSTEM_DEFAULTS
     return web.json_response(
         {
-            **own.with_defaults(SYSTEM_DEFAULTS),
+            **own.with_defaults(defaults),
             "minActionMemory": bounds.min_memory_mb * 1024 * 1024,
             "maxActionMemory": bounds.max_memory_mb * 1024 * 1024,
             "minActionLogs": bounds.min_logs_mb * 1024 * 1024,

@@ -111,6 +111,9 @@ async def fire_trigger(request: web.Request) -> web.StreamResponse:
     payload = await json_object(request)
     doc = await stored_trigger(request, f"{path}/{name}")
     trigger = Trigger.from_doc(doc.body)
+    throttles = services(request).throttles
+    if throttles is not None:  # every fire counts, with or without an active rule
+        await throttles.check_fire(identity)
     activation_id = await Firing(request, identity, trigger, payload).run()
     if activation_id is None:
         # No active rule: nothing runs and no activation record is written.

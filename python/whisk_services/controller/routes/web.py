@@ -356,11 +356,15 @@ async def run_web_action(
     """Send the activation as the owner and wait for it (as long as a blocking invoke
     waits): its id and how it finished (None when the wait ended first).
 
-    The one place a web activation is sent: admission control (throttles) belongs here.
+    The one place a web activation is sent: the owner's throttles apply (429), as OpenWhisk
+    charges web invocations to the owner.
     """
     invocations = services(request).invocations
     if invocations is None:
         raise ApiError(503, errors.NO_INVOKERS)
+    throttles = services(request).throttles
+    if throttles is not None:
+        await throttles.check_invoke(owner)
     activator = Activator(invocations)
     tid = transaction_id(request)
     if isinstance(target.action.exec, SequenceExec):
