@@ -69,7 +69,10 @@ def controller(
     the prefix is the module's ``DB_PREFIX``, else its name."""
     module = request.module.__name__.rsplit(".", 1)[-1]
     prefix = getattr(request.module, "DB_PREFIX", module.removeprefix("test_") + "_")
-    yield from serve(ControllerProcess(test_logs / module, couchdb, db_prefix=prefix))
+    # Throttled as shipped: this controller has no invoke path, and its limits are shown.
+    yield from serve(
+        ControllerProcess(test_logs / module, couchdb, db_prefix=prefix, throttled=True)
+    )
 
 
 @pytest.fixture(scope="module")
