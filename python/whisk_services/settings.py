@@ -85,7 +85,8 @@ class ControllerSettings:
     answer 503). ``invokers`` are the invoker instances it sends activations to;
     ``blocking_wait_s`` is the most a blocking invoke waits for its result. The three
     throttles are the defaults of every namespace without its own (``wskadmin limits``),
-    each counted across all controllers (0 blocks everything).
+    each counted across all controllers (0 blocks everything). With ``consul_url`` the
+    invokers are discovered in Consul (the healthy, undrained ones) instead of ``invokers``.
     """
 
     host: str
@@ -99,6 +100,8 @@ class ControllerSettings:
     invocations_per_minute: int = 60
     concurrent_invocations: int = 30
     fires_per_minute: int = 60
+    consul_url: str | None = None
+    consul_token: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ControllerSettings:
@@ -118,7 +121,16 @@ class ControllerSettings:
             invocations_per_minute=_count(source, f"{prefix}INVOCATIONS_PER_MINUTE", 60),
             concurrent_invocations=_count(source, f"{prefix}CONCURRENT_INVOCATIONS", 30),
             fires_per_minute=_count(source, f"{prefix}FIRES_PER_MINUTE", 60),
+            consul_url=_optional_url(source, f"{prefix}CONSUL_URL"),
+            consul_token=source.get(f"{prefix}CONSUL_TOKEN") or None,
         )
+
+
+def _optional_url(env: Mapping[str, str], name: str) -> str | None:
+    """An optional http(s) URL; unset or empty is None."""
+    if not env.get(name, "").strip():
+        return None
+    return _url({name: env[name].strip()}, name)
 
 
 def _digits(text: str) -> bool:
@@ -216,7 +228,11 @@ def _prewarm(env: Mapping[str, str], name: str, default: str) -> tuple[PrewarmSe
 
 @dataclass(frozen=True, slots=True)
 class InvokerSettings:
-    """`whisk-invoker`: its instance, Kafka, the databases, the container pool and network."""
+    """`whisk-invoker`: its instance, Kafka, the databases, the container pool and network.
+
+    With ``consul_url`` it registers in Consul as service ``invoker`` (id ``invoker<N>``,
+    at ``advertise_address``:``port``) with a TTL check of ``consul_ttl_s`` it refreshes.
+    """
 
     instance: int
     unique_name: str
@@ -233,6 +249,11 @@ class InvokerSettings:
     action_egress: bool
     api_host: str
     log_level: str
+    consul_url: str | None = None
+    consul_token: str | None = None
+    consul_ttl_s: float = 10.0
+    advertise_address: str = "127.0.0.1"
+    port: int = 12001
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> InvokerSettings:
@@ -266,6 +287,11 @@ class InvokerSettings:
             action_egress=egress == "true",
             api_host=source.get(f"{prefix}API_HOST", ""),
             log_level=log_level,
+            consul_url=_optional_url(source, f"{prefix}CONSUL_URL"),
+            consul_token=source.get(f"{prefix}CONSUL_TOKEN") or None,
+            consul_ttl_s=_positive(source, f"{prefix}CONSUL_TTL_S", 10.0),
+            advertise_address=source.get(f"{prefix}ADVERTISE_ADDRESS", "127.0.0.1"),
+            port=_port(source, f"{prefix}PORT", 12001 + instance),
         )
 
 

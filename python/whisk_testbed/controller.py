@@ -17,7 +17,12 @@ from whisk_testbed.server import LoopbackServer
 
 # The invoke path is the test's choice alone, never the environment's.
 _SET_HERE_ONLY = frozenset(
-    {"WHISK_CONTROLLER_KAFKA_HOSTS", "WHISK_CONTROLLER_INVOKERS", "WHISK_CONTROLLER_INSTANCE"}
+    {
+        "WHISK_CONTROLLER_KAFKA_HOSTS",
+        "WHISK_CONTROLLER_INVOKERS",
+        "WHISK_CONTROLLER_INSTANCE",
+        "WHISK_CONTROLLER_CONSUL_URL",
+    }
 )
 
 
@@ -39,10 +44,12 @@ class ControllerProcess(LoopbackServer):
         invokers: Sequence[int] | None = None,
         instance: int | None = None,
         throttled: bool = False,
+        consul_url: str | None = None,
     ) -> None:
         """Without ``kafka_hosts`` the controller has no invoke path (invokes answer 503);
         ``invokers`` are the invoker instances it sends to (default: invoker 0);
-        ``instance`` is the controller's number (default 0), naming its `completed<M>`.
+        ``instance`` is the controller's number (default 0), naming its `completed<M>`;
+        with ``consul_url`` it discovers its invokers in that Consul agent instead.
 
         Unless ``throttled``, the system-wide throttle defaults are lifted (tests and
         benchmarks invoke far more than 60 times a minute); a namespace's own limits, set
@@ -69,6 +76,8 @@ class ControllerProcess(LoopbackServer):
             self.env["WHISK_CONTROLLER_INVOKERS"] = ",".join(str(n) for n in invokers)
         if instance is not None:
             self.env["WHISK_CONTROLLER_INSTANCE"] = str(instance)
+        if consul_url is not None:
+            self.env["WHISK_CONTROLLER_CONSUL_URL"] = consul_url
 
     @property
     def url(self) -> str:

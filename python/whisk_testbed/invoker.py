@@ -19,7 +19,8 @@ class InvokerProcess(LoopbackServer):
 
     ``unique_name`` labels its containers (``org.whisk.invoker``); ``network`` is
     ``(name, subnet, bridge)`` of the action network it creates; ``env`` adds or overrides
-    settings (pause grace, prewarm, user memory...).
+    settings (pause grace, prewarm, user memory...); with ``consul_url`` it registers in that
+    Consul agent.
     """
 
     name = "invoker"
@@ -36,14 +37,16 @@ class InvokerProcess(LoopbackServer):
         db_prefix: str = "test_",
         instance: int = 0,
         env: Mapping[str, str] | None = None,
+        consul_url: str | None = None,
     ) -> None:
         super().__init__(workdir)
         self.instance = instance
         self.unique_name = unique_name
         user, password = couchdb.admin_auth
         network_name, subnet, bridge = network
+        inherited = {k: v for k, v in os.environ.items() if k != "WHISK_INVOKER_CONSUL_URL"}
         self.env = {
-            **os.environ,
+            **inherited,
             "WHISK_INVOKER_INSTANCE": str(instance),
             "WHISK_INVOKER_UNIQUE_NAME": unique_name,
             "WHISK_INVOKER_KAFKA_HOSTS": kafka_hosts,
@@ -56,6 +59,8 @@ class InvokerProcess(LoopbackServer):
             "WHISK_INVOKER_NETWORK_BRIDGE": bridge,
             **(env or {}),
         }
+        if consul_url is not None:
+            self.env["WHISK_INVOKER_CONSUL_URL"] = consul_url
 
     def ready(self) -> bool:
         try:

@@ -1,21 +1,27 @@
 """`wskadmin`: the operator's tool for subjects (users and their keys), namespace limits and
-the system catalog.
+the system catalog, and the draining of invokers.
 
 Like OpenWhisk's wskadmin it works on the databases directly. Keys are stored only
 as salted hashes: a key is printed once, when it is created or rotated, and cannot be shown
 again (`user get` prints the subject's namespace and uuid instead). `catalog install` writes
 the public packages of `catalog/` into `/whisk.system` (see `whisk_services.cli.catalog`).
+`invoker drain N` writes Consul's KV key `whisk/invokers/invoker<N>/drain`: the controllers
+send no new activation to invoker N, while those it runs finish; `invoker undrain N` deletes
+it. They need the Consul agent (`--consul-url`, else $WHISK_CONTROLLER_CONSUL_URL).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from whisk_services.adapters.consul import ConsulRegistry
 from whisk_services.cli.catalog import (
     CATALOG_DIR_ENV,
     SYSTEM_NAMESPACE,
@@ -25,15 +31,19 @@ from whisk_services.cli.catalog import (
     load_catalog,
 )
 from whisk_services.controller.databases import Databases
+from whisk_services.controller.invoker_pool import drain_key
 from whisk_services.model.errors import ModelError
 from whisk_services.model.identity import AuthKey, Identity
 from whisk_services.model.names import validate_namespace
 from whisk_services.model.namespace_limits import NamespaceLimits
 from whisk_services.ports.databases import SUBJECTS_INDEXES, WHISKS_INDEXES
+from whisk_services.ports.discovery import DiscoveryError, ServiceRegistry
 from whisk_services.ports.documents import DocumentConflict, DocumentStore
 from whisk_services.settings import CouchDBSettings, SettingsError
 
 LIMIT_FIELDS = NamespaceLimits.names()
+CONSUL_URL_ENV = "WHISK_CONTROLLER_CONSUL_URL"
+CONSUL_TOKEN_ENV = "WHISK_CONTROLLER_CONSUL_TOKEN"  # noqa: S105 -- a variable name
 
 # Opens the databases: a store of each by name (`subjects`, `whisks`), and how to close them.
 StoreOpener = Callable[
@@ -103,6 +113,27 @@ async def limits_get(subjects: DocumentStore, namespace: str) -> dict[str, int]:
     return NamespaceLimits.from_doc(doc.body).set() if doc else {}
 
 
+async def invoker_drain(registry: ServiceRegistry, instance: int) -> None:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    await registry.kv_put(drain_key(instance), f"drained by wskadmin at {stamp}".encode())
+
+
+async def invoker_undrain(registry: ServiceRegistry, instance: int) -> None:
+    await registry.kv_delete(drain_key(instance))
+
+
+async def run_invoker(args: argparse.Namespace, registry: ServiceRegistry, out: TextIO) -> None:
+    try:
+        if args.command == "drain":
+            await invoker_drain(registry, args.instance)
+            print(f"invoker{args.instance} drained: it gets no new activations", file=out)
+        else:
+            await invoker_undrain(registry, args.instance)
+            print(f"invoker{args.instance} undrained: it gets new activations again", file=out)
+    except DiscoveryError as error:
+        raise AdminError(f"consul: {error}") from error
+
+
 def _non_negative(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -151,6 +182,19 @@ def parser() -> argparse.ArgumentParser:
         default=SYSTEM_NAMESPACE,
         help=f"where to install them, its subject created if missing (default {SYSTEM_NAMESPACE})",
     )
+    invoker = groups.add_parser("invoker", help="invokers (in Consul)").add_subparsers(
+        dest="command", required=True
+    )
+    for name, what in (
+        ("drain", "send no new activations to an invoker; those in flight finish"),
+        ("undrain", "send new activations to a drained invoker again"),
+    ):
+        command = invoker.add_parser(name, help=what)
+        command.add_argument("instance", type=_non_negative, help="the invoker's number N")
+        command.add_argument(
+            "--consul-url", help=f"the Consul agent, http://HOST:8500 (default ${CONSUL_URL_ENV})"
+        )
+
     catalog_install.add_argument(
         "--catalog-dir",
         type=Path,
@@ -202,8 +246,37 @@ async def catalog_install(
         print(line, file=out)
 
 
-async def _main(argv: Sequence[str], open_databases: StoreOpener) -> int:
+RegistryOpener = Callable[[str], ServiceRegistry]
+
+
+def _consul(url: str) -> ServiceRegistry:
+    return ConsulRegistry(url, token=os.environ.get(CONSUL_TOKEN_ENV) or None)
+
+
+async def _invoker_main(args: argparse.Namespace, open_registry: RegistryOpener = _consul) -> int:
+    url = args.consul_url or os.environ.get(CONSUL_URL_ENV, "")
+    if not url:
+        print(f"error: give --consul-url or set {CONSUL_URL_ENV}", file=sys.stderr)
+        return 2
+    registry = open_registry(url)
+    try:
+        await run_invoker(args, registry, sys.stdout)
+    except AdminError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        close = getattr(registry, "close", None)
+        if close is not None:
+            await close()
+    return 0
+
+
+async def _main(
+    argv: Sequence[str], open_databases: StoreOpener, open_registry: RegistryOpener = _consul
+) -> int:
     args = parser().parse_args(argv)
+    if args.group == "invoker":
+        return await _invoker_main(args, open_registry)
     try:
         stores, close = await open_databases()
     except SettingsError as error:

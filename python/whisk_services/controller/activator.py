@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from whisk_services.controller import errors
+from whisk_services.controller.balancer import DEFAULT_MEMORY_MB
 from whisk_services.controller.errors import ApiError
 from whisk_services.controller.invocations import Finished, Invocations
 from whisk_services.model.activation import new_activation_id
@@ -74,9 +75,13 @@ def arguments(
 
 @dataclass(frozen=True, slots=True)
 class Activator:
-    """Sends the activations of one controller."""
+    """Sends the activations of one controller.
+
+    ``message`` remembers the memory limit of each message's action, by activation id,
+    until ``start`` or ``run`` sends it: the balancer counts it against the invoker."""
 
     invocations: Invocations
+    _memory_mb: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def message(
         self,
@@ -91,7 +96,7 @@ class Activator:
     ) -> ActivationMessage:
         """The activation message of ``target`` with ``payload`` for ``identity``."""
         content, init_args = arguments(target.action, payload, target.inherited)
-        return ActivationMessage(
+        message = ActivationMessage(
             transid=transid,
             action=target.fqn,
             action_version=str(target.action.version),
@@ -106,10 +111,15 @@ class Activator:
             cause=cause,
             accepted_ms=time.time_ns() // 1_000_000,
         )
+        self._memory_mb[message.activation_id] = target.action.limits.memory
+        return message
+
+    def _memory_of(self, message: ActivationMessage) -> int:
+        return self._memory_mb.pop(message.activation_id, DEFAULT_MEMORY_MB)
 
     async def start(self, message: ActivationMessage) -> None:
         """Send a non-blocking activation; return once Kafka acknowledged it."""
-        await self.invocations.send(message)
+        await self.invocations.send(message, self._memory_of(message))
 
     async def run(
         self, message: ActivationMessage, wait_s: float | None, *, capped: bool = True
@@ -120,4 +130,4 @@ class Activator:
         limit = self.invocations.max_wait_s
         if wait_s is not None:
             limit = min(limit, wait_s) if capped else wait_s
-        return await self.invocations.send_and_wait(message, limit)
+        return await self.invocations.send_and_wait(message, limit, self._memory_of(message))

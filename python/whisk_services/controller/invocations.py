@@ -6,7 +6,8 @@ waiter of each blocking activation by id. A blocking caller registers its waiter
 message leaves, so a fast completion cannot slip by.
 
 A ``tracker`` (the throttles) hears of every activation sent and of every completion, to
-count the activations in flight.
+count the activations in flight; the balancer hears of them too (``acquire`` at the send,
+``release`` at the completion or a failed send), to count each invoker's memory in flight.
 
 A completion may be lost (an invoker restart, a broker hiccup), so a waiting caller also
 looks for the activation record in the activations store, cheaply and rarely: 1 s after the
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from whisk_services.controller.balancer import Balancer
+from whisk_services.controller.balancer import DEFAULT_MEMORY_MB, Balancer
 from whisk_services.model.activation import Activation, ActivationStatus
 from whisk_services.model.errors import ModelError
 from whisk_services.model.messages import ActivationMessage, CompletionMessage
@@ -215,17 +216,23 @@ class Invocations:
             return
         if self.tracker is not None:
             self.tracker.activation_done(completion.activation_id)
+        self.balancer.release(completion.activation_id)
         # Unknown ids: non-blocking activations, callers that gave up, another controller's.
         waiter = self._waiters.pop(completion.activation_id, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(completion)
 
-    async def send(self, message: ActivationMessage) -> None:
-        """Send ``message`` to its invoker; return once the broker acknowledged it.
+    async def send(self, message: ActivationMessage, memory_mb: int = DEFAULT_MEMORY_MB) -> None:
+        """Send ``message`` (an action of ``memory_mb``) to its invoker; return once the
+        broker acknowledged it.
 
-        Raises MessagingError when the broker refused or could not be reached.
+        Raises MessagingError when the broker refused or could not be reached, and
+        NoInvokersError (an ApiError, 503) when no invoker is usable.
         """
-        invoker = self.balancer.choose(message.user.namespace, message.action)
+        activation_id = message.activation_id
+        invoker = self.balancer.acquire(
+            activation_id, message.user.namespace, message.action, memory_mb
+        )
         tracker = self.tracker
         # Counted before the send: a fast completion cannot arrive before it was counted.
         if tracker is not None:
@@ -233,12 +240,16 @@ class Invocations:
         try:
             await self._producer.send(invoker_topic(invoker), message.encode())
         except BaseException:
+            self.balancer.release(activation_id)
             if tracker is not None:
-                tracker.activation_done(message.activation_id)
+                tracker.activation_done(activation_id)
             raise
 
-    async def send_and_wait(self, message: ActivationMessage, wait_s: float) -> Finished | None:
-        """Send ``message`` and wait up to ``wait_s`` for the activation to complete.
+    async def send_and_wait(
+        self, message: ActivationMessage, wait_s: float, memory_mb: int = DEFAULT_MEMORY_MB
+    ) -> Finished | None:
+        """Send ``message`` (an action of ``memory_mb``) and wait up to ``wait_s`` for the
+        activation to complete.
 
         Returns the finished activation, or None when the wait ended first (the activation
         may still complete later). Raises MessagingError when the send failed; no waiter
@@ -250,7 +261,7 @@ class Invocations:
         self._waiters[activation_id] = waiter
         try:
             start = loop.time()
-            await self.send(message)
+            await self.send(message, memory_mb)
             return await self._wait(message, waiter, start, start + wait_s)
         finally:
             self._waiters.pop(activation_id, None)

@@ -6,6 +6,10 @@ consumer of its completions before it accepts requests, so no completion of an a
 it sent can be missed, and shares its throttle counts with the other controllers (topic
 ``throttles``); without Kafka it serves the API with invokes answering 503 and its throttles
 count what it alone admits.
+
+With ``WHISK_CONTROLLER_CONSUL_URL`` it follows the invokers registered in Consul
+(``invoker_pool.ConsulInvokers``: the healthy, undrained ones, creating the topic of each new
+one) instead of the configured ``WHISK_CONTROLLER_INVOKERS``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import sys
 from aiohttp import web
 
 from whisk_services import __version__
+from whisk_services.adapters.consul import ConsulRegistry
 from whisk_services.adapters.kafka_bus import KafkaBus
 from whisk_services.controller.app import build_app
 from whisk_services.controller.auth import Authenticator
@@ -25,7 +30,12 @@ from whisk_services.controller.cache import CachedDocuments
 from whisk_services.controller.changes import ChangeFollower
 from whisk_services.controller.context import Services
 from whisk_services.controller.databases import Databases
-from whisk_services.controller.invocations import Invocations
+from whisk_services.controller.invocations import (
+    INVOKER_RETENTION_MS,
+    Invocations,
+    invoker_topic,
+)
+from whisk_services.controller.invoker_pool import ConsulInvokers, InvokerView, StaticInvokers
 from whisk_services.controller.sequences import cancel_all
 from whisk_services.controller.throttles import ThrottleExchange, Throttles
 from whisk_services.daemon import run_daemon
@@ -36,7 +46,7 @@ from whisk_services.ports.databases import (
     WHISKS_INDEXES,
 )
 from whisk_services.ports.documents import DocumentStore
-from whisk_services.ports.messaging import MessagingError
+from whisk_services.ports.messaging import MessagingError, TopicSpec
 from whisk_services.settings import ControllerSettings, SettingsError
 
 log = logging.getLogger("whisk.controller")
@@ -46,26 +56,48 @@ ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs tid=%{X-Request-ID}o'
 
 
 async def open_invocations(
-    settings: ControllerSettings, bus: KafkaBus | None, activations: DocumentStore
+    settings: ControllerSettings,
+    bus: KafkaBus | None,
+    activations: DocumentStore,
+    invokers: InvokerView | None = None,
 ) -> Invocations | None:
-    """The Kafka invoke path, or None without ``KAFKA_HOSTS``."""
+    """The Kafka invoke path, or None without ``KAFKA_HOSTS``; it balances over
+    ``invokers`` (default: the configured ones)."""
     if bus is None:
         log.warning("no WHISK_CONTROLLER_KAFKA_HOSTS: invokes answer 503")
         return None
+    balancer = Balancer(invokers or StaticInvokers(settings.invokers))
     invocations = await Invocations.open(
         bus,
         activations,
-        Balancer(settings.invokers),
+        balancer,
         settings.instance,
         max_wait_s=settings.blocking_wait_s,
     )
     log.info(
         "controller%d sends to invokers %s through kafka %s",
         settings.instance,
-        ",".join(map(str, settings.invokers)),
+        "from consul" if settings.consul_url else ",".join(map(str, settings.invokers)),
         settings.kafka_hosts,
     )
     return invocations
+
+
+async def open_discovery(
+    settings: ControllerSettings, bus: KafkaBus | None
+) -> tuple[ConsulRegistry, ConsulInvokers] | None:
+    """The invokers in Consul, followed from now on, or None without ``CONSUL_URL``."""
+    if settings.consul_url is None or bus is None:
+        return None
+    registry = ConsulRegistry(settings.consul_url, token=settings.consul_token)
+
+    async def new_invoker(instance: int) -> None:
+        await bus.ensure_topics([TopicSpec(invoker_topic(instance), INVOKER_RETENTION_MS)])
+
+    pool = ConsulInvokers(registry, on_new=new_invoker)
+    await pool.start()
+    log.info("following the invokers in consul at %s", settings.consul_url)
+    return registry, pool
 
 
 def throttle_defaults(settings: ControllerSettings) -> NamespaceLimits:
@@ -84,6 +116,7 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
     invocations: Invocations | None = None
     exchange: ThrottleExchange | None = None
     services: Services | None = None
+    discovery: tuple[ConsulRegistry, ConsulInvokers] | None = None
     try:
         subjects = databases.store("subjects")
         whisks = databases.store("whisks")
@@ -103,7 +136,9 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
         bus = None
         if settings.kafka_hosts is not None:
             bus = KafkaBus(settings.kafka_hosts, client_id=f"controller{settings.instance}")
-        invocations = await open_invocations(settings, bus, activations)
+        discovery = await open_discovery(settings, bus)
+        invokers = discovery[1] if discovery is not None else None
+        invocations = await open_invocations(settings, bus, activations, invokers)
         if bus is not None and invocations is not None:
             invocations.tracker = throttles
             exchange = await ThrottleExchange.open(bus, throttles)
@@ -139,6 +174,9 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
             await exchange.close()
         if invocations is not None:
             await invocations.close()
+        if discovery is not None:
+            await discovery[1].close()
+            await discovery[0].close()
         for follower in followers:
             await follower.stop()
         await databases.close()

@@ -4,9 +4,10 @@ Start: the activations database (created if missing), the action network, the co
 pool with its stem cells, the Kafka producer and the consumer of ``invoker<N>`` (resuming at
 the group's committed offset, so messages sent while the invoker was down are run when it
 comes back). Each message becomes a task; at most ``max_in_flight`` run at once, the pool
-queuing those that wait for memory. On SIGTERM it stops taking messages, lets the running
-activations finish (up to their timeouts), writes the pending records and destroys its
-containers.
+queuing those that wait for memory. With ``WHISK_INVOKER_CONSUL_URL`` it then registers in
+Consul (``registration``), refreshing its TTL check. On SIGTERM it deregisters, stops taking
+messages, lets the running activations finish (up to their timeouts), writes the pending
+records and destroys its containers.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 
 import aiohttp
 
+from whisk_services.adapters.consul import ConsulRegistry
 from whisk_services.adapters.couchdb import CouchDocumentStore
 from whisk_services.adapters.docker_containers import DockerContainerFactory
 from whisk_services.adapters.docker_network import ActionNetwork
@@ -26,6 +28,7 @@ from whisk_services.daemon import run_daemon
 from whisk_services.invoker.actions import ActionSource
 from whisk_services.invoker.pool import ContainerPool, Prewarm
 from whisk_services.invoker.records import ActivationRecords
+from whisk_services.invoker.registration import InvokerRegistration, invoker_registration
 from whisk_services.invoker.runner import ActionRunner
 from whisk_services.invoker.service import ActivationService
 from whisk_services.model.errors import ModelError
@@ -99,6 +102,22 @@ def _pool(settings: InvokerSettings, factory: DockerContainerFactory) -> Contain
     )
 
 
+async def _register(
+    settings: InvokerSettings, stack: contextlib.AsyncExitStack
+) -> InvokerRegistration | None:
+    """Register in Consul and keep the TTL check passing (None without a Consul URL)."""
+    if settings.consul_url is None:
+        return None
+    registry = ConsulRegistry(settings.consul_url, token=settings.consul_token)
+    stack.push_async_callback(registry.close)
+    registration = InvokerRegistration(
+        registry, invoker_registration(settings), settings.consul_ttl_s
+    )
+    stack.push_async_callback(registration.stop)
+    await registration.start()
+    return registration
+
+
 async def serve(settings: InvokerSettings, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set; every resource is released in reverse order."""
     db = settings.couchdb
@@ -159,6 +178,7 @@ async def serve(settings: InvokerSettings, stop: asyncio.Event) -> None:
         stack.push_async_callback(feed.drain)  # after the consumer closed: no new work
         stack.push_async_callback(consumer.close)
         reading = asyncio.create_task(feed.run())
+        registration = await _register(settings, stack)
         log.info(
             "%s reading %s (user memory %d MB, %d stem cells)",
             settings.unique_name,
@@ -167,6 +187,8 @@ async def serve(settings: InvokerSettings, stop: asyncio.Event) -> None:
             pool.prewarm_count,
         )
         await stop.wait()
+        if registration is not None:  # first: the controllers stop sending to this invoker
+            await registration.stop()
         await consumer.close()
         await reading
 
