@@ -7,23 +7,36 @@
 `up` starts, in the background on 127.0.0.1 and in their own sessions (so they outlive the
 command), in this order:
 
-1. the CouchDB-API server (PouchDB Server from the artifact `make artifacts` staged);
-2. ZooKeeper (Debian's `zookeeper` package, standalone);
-3. a Kafka broker (the staged artifact, ZooKeeper mode, ``auto.create.topics.enable=false``);
-4. the controller (`python -m whisk_services.controller.main`), sending to invoker 0 through
-   that broker (it creates the topics ``completed0`` and ``invoker0``);
-5. invoker 0 (`python -m whisk_services.invoker.main`), running actions in Docker containers
-   on its action network (default ``whisk-actions``, 172.31.250.0/24, bridge ``whiskact0``).
+1. a Consul agent (the staged artifact's binary): one server that elects itself
+   (``-server -bootstrap-expect=1``, not ``-dev``: its data is kept in ``consul/data``),
+   HTTP API only (DNS, gRPC and WAN gossip off, no UI, no update check); ready once
+   ``/v1/status/leader`` names a leader;
+2. the registrator (`python -m whisk_services.registrator.main`), keeping that Consul in step
+   with Docker's containers (host ``dev``, address 127.0.0.1); ready once it has resynced;
+3. the CouchDB-API server (PouchDB Server from the artifact `make artifacts` staged);
+4. ZooKeeper (Debian's `zookeeper` package, standalone);
+5. a Kafka broker (the staged artifact, ZooKeeper mode, ``auto.create.topics.enable=false``);
+6. the controller (`python -m whisk_services.controller.main`), sending to invokers 0 and 1
+   through that broker (it creates the topics ``completed0``, ``invoker0`` and ``invoker1``);
+7. invokers 0 and 1 (`python -m whisk_services.invoker.main`, components ``invoker0`` and
+   ``invoker1``, unique names ``dev-invoker0`` and ``dev-invoker1``, 1024 MB of user memory
+   each), running actions in Docker containers on their shared action network (default
+   ``whisk-actions``, 172.31.250.0/24, bridge ``whiskact0``).
 
-Each listens on DESIGN.md §5's port (CouchDB 5984, ZooKeeper 2181, Kafka 9092, controller
-10001) when that is free, else on a free port (it says so); the invoker listens on none.
+The controller and the invokers are given Consul's address (``WHISK_CONTROLLER_CONSUL_URL``,
+``WHISK_INVOKER_CONSUL_URL``). Each listens on DESIGN.md §5's port (Consul 8500, CouchDB 5984,
+ZooKeeper 2181, Kafka 9092, controller 10001) when that is free, else on a free port (it says
+so); the registrator and the invokers listen on none. Consul's LAN gossip and server RPC ports
+(which cannot be turned off) are free ports chosen at its first start and saved in
+``consul/ports.json``, reused while they are free.
 It makes sure the subject `guest` (namespace `guest`) exists, installs the system catalog
 (`wskadmin catalog install`: the public package `/whisk.system/utils`; it writes only what
 changed), writes `.wskprops` at the repository root for `.venv/bin/wsk`, and returns once the
-API answers the guest and the invoker reads its topic. Run again while all is up, it only
+API answers the guest and both invokers read their topics. Run again while all is up, it only
 reports so (and that the catalog is up to date). A component whose
-dependency had to be started again is restarted too (Kafka after ZooKeeper; the controller
-after the CouchDB API or Kafka; the invoker after any of them).
+dependency had to be started again is restarted too (the registrator after Consul; Kafka after
+ZooKeeper; the controller after Consul, the CouchDB API or Kafka; the invokers after any of
+those).
 
 State lives outside the clone, in ``$WHISK_DEV_STATE`` (default
 ``${XDG_STATE_HOME:-~/.local/state}/whisk/dev``, mode 0700, every file 0600):
@@ -31,28 +44,30 @@ State lives outside the clone, in ``$WHISK_DEV_STATE`` (default
 - ``couchdb-admin.json``: the CouchDB admin's name and the password generated on first use;
 - ``guest.auth``: the guest's ``uuid:key`` (a key is shown only when created, so it is kept
   here to rewrite ``.wskprops`` on later runs);
-- ``couchdb/``, ``zookeeper/``, ``kafka/``: the data. **Data is kept between runs**: actions,
-  subjects and activations survive `make dev-down`; delete ``couchdb/`` (while down) to start
-  fresh, and ``zookeeper/`` and ``kafka/`` only together (the broker's data names its
-  ZooKeeper cluster);
+- ``consul/``, ``couchdb/``, ``zookeeper/``, ``kafka/``: the data. **Data is kept between
+  runs**: actions, subjects, activations and Consul's catalog and KV survive
+  `make dev-down`; delete ``couchdb/`` or ``consul/`` (while down) to start that afresh, and
+  ``zookeeper/`` and ``kafka/`` only together (the broker's data names its ZooKeeper cluster);
 - ``<name>.pid`` and ``<name>.proc`` (the command line and start time of that pid, so `down`
-  never signals a process that merely reuses the number), for ``couchdb``, ``zookeeper``,
-  ``kafka``, ``controller`` and ``invoker``;
+  never signals a process that merely reuses the number), for ``consul``, ``registrator``,
+  ``couchdb``, ``zookeeper``, ``kafka``, ``controller``, ``invoker0`` and ``invoker1``;
 - ``<name>.log`` for each of them, and ``couchdb-requests.log``.
 
 `down` stops exactly the processes of those pidfiles, in reverse order (SIGTERM to the process
-group, SIGKILL after 10 s; 30 s for Kafka and for the invoker, which destroys its action
+group, SIGKILL after 10 s; 30 s for Kafka and for each invoker, which destroys its action
 containers on the way out), after checking each pid still runs the recorded command; it
 removes the pidfiles and does nothing when nothing runs.
 
-Environment: ``WHISK_DEV_STATE`` (state directory), ``WHISK_DEV_COUCHDB_PORT``,
-``WHISK_DEV_ZOOKEEPER_PORT``, ``WHISK_DEV_KAFKA_PORT`` and ``WHISK_DEV_CONTROLLER_PORT``
-(fixed ports: no fallback, they must be free), ``WHISK_DEV_WSKPROPS`` (where to write the
-properties file instead of ``<repo>/.wskprops``), ``WHISK_DEV_INVOKER_NAME`` (the invoker's
-unique name, which labels its containers; default ``dev-invoker0``),
+Environment: ``WHISK_DEV_STATE`` (state directory), ``WHISK_DEV_CONSUL_PORT`` (Consul's HTTP
+port), ``WHISK_DEV_COUCHDB_PORT``, ``WHISK_DEV_ZOOKEEPER_PORT``, ``WHISK_DEV_KAFKA_PORT`` and
+``WHISK_DEV_CONTROLLER_PORT`` (fixed ports: no fallback, they must be free),
+``WHISK_DEV_WSKPROPS`` (where to write the properties file instead of ``<repo>/.wskprops``),
+``WHISK_DEV_INVOKER_NAME`` (the prefix of the invokers' unique names, which label their
+containers: ``<prefix>0`` and ``<prefix>1``; default ``dev-invoker``),
 ``WHISK_DEV_INVOKER_NETWORK``, ``WHISK_DEV_INVOKER_SUBNET`` and ``WHISK_DEV_INVOKER_BRIDGE``
-(its action network). Other ``WHISK_INVOKER_*`` variables (``PREWARM``, ``USER_MEMORY_MB``,
-``PAUSE_GRACE_S``...) reach the invoker unchanged.
+(their action network). Other ``WHISK_INVOKER_*`` variables (``PREWARM``, ``USER_MEMORY_MB``
+for each invoker, ``PAUSE_GRACE_S``...) reach both invokers unchanged, and other
+``WHISK_REGISTRATOR_*`` ones (``RESYNC_S``, ``LOG_LEVEL``) the registrator.
 """
 
 from __future__ import annotations
@@ -95,33 +110,46 @@ COUCHDB_PORT = 5984
 ZOOKEEPER_PORT = 2181
 KAFKA_PORT = 9092
 CONTROLLER_PORT = 10001
+CONSUL_PORT = 8500
+CONSUL_NODE = "whisk-dev"
 ADMIN_USER = "whisk_admin"
 GUEST_SUBJECT = "guest"
 GUEST_NAMESPACE = "guest"
 DB_PREFIX = "whisk_local_"
-INVOKER_INSTANCE = 0
-INVOKER_NAME = "dev-invoker0"
+INVOKERS = (0, 1)  # instance numbers; each is the component `invoker<N>`
+INVOKER_PREFIX = "dev-invoker"  # + the instance: each invoker's unique name
+INVOKER_MEMORY_MB = 1024  # each invoker's user memory
+REGISTRATOR_HOSTNAME = "dev"
+# What the registrator logs once its first resync with Docker and Consul succeeded.
+REGISTRATOR_SYNCED = "following container events; resynced"
 INVOKER_NETWORK = ("whisk-actions", "172.31.250.0/24", "whiskact0")  # InvokerSettings' defaults
 KAFKA_HEAP = ("-Xmx384m", "-Xms128m")
 # How long a broker that finds its id still registered is started again (ZooKeeper's
 # sessions last at most 20 ticks of 500 ms here).
 KAFKA_REGISTER_WAIT_S = 45.0
 BROKER_REGISTERED = "NodeExistsException"
-INVOKER_READING = f"{INVOKER_READY}{INVOKER_INSTANCE}"  # "reading invoker0"
 START_DEADLINE_S = 60.0
 STOP_GRACE_S = 10.0
 # Kafka shuts down in a controlled way; the invoker lets running actions finish and removes
 # its containers.
-START_DEADLINES_S = {"kafka": 90.0, "invoker": 120.0}
-STOP_GRACES_S = {"kafka": 30.0, "invoker": 30.0}
-ORDER = ("couchdb", "zookeeper", "kafka", "controller", "invoker")  # start order; stop in reverse
-# What each one needs running; a component whose dependency is started anew is restarted.
+INVOKER_NAMES = tuple(f"invoker{instance}" for instance in INVOKERS)
+START_DEADLINES_S = {"kafka": 90.0, **dict.fromkeys(INVOKER_NAMES, 120.0)}
+STOP_GRACES_S = {"kafka": 30.0, "invoker": 30.0, **dict.fromkeys(INVOKER_NAMES, 30.0)}
+# Start order; stop in reverse.
+ORDER = ("consul", "registrator", "couchdb", "zookeeper", "kafka", "controller", *INVOKER_NAMES)
+# The single invoker of an earlier dev.py (its pidfile `invoker.pid`): stopped by `up` (it
+# would share invoker0's name and topic) and by `down`, before the others.
+LEGACY = ("invoker",)
+# What each one needs running; a component whose dependency is started anew is restarted
+# (Consul may come back on another port: whoever was told its address starts again too).
 NEEDS: dict[str, tuple[str, ...]] = {
+    "consul": (),
+    "registrator": ("consul",),
     "couchdb": (),
     "zookeeper": (),
     "kafka": ("zookeeper",),
-    "controller": ("couchdb", "kafka"),
-    "invoker": ("couchdb", "kafka", "controller"),
+    "controller": ("couchdb", "kafka", "consul"),
+    **dict.fromkeys(INVOKER_NAMES, ("couchdb", "kafka", "controller", "consul")),
 }
 
 
@@ -204,6 +232,10 @@ class State:
     @property
     def kafka_dir(self) -> Path:
         return self.root / "kafka"
+
+    @property
+    def consul_dir(self) -> Path:
+        return self.root / "consul"
 
 
 # --- processes ---------------------------------------------------------------------------
@@ -630,22 +662,124 @@ def kafka_home() -> Path:
         raise DevError(str(error)) from error
 
 
-# --- the controller, the invoker and the guest -------------------------------------------
+# --- Consul and the registrator ----------------------------------------------------------
+
+
+def consul_binary() -> Path:
+    try:
+        return find_artifact("consul").path / "bin" / "consul"
+    except ArtifactMissingError as error:
+        raise DevError(str(error)) from error
+
+
+def consul_leader(port: int) -> bool:
+    """True once the agent answers and knows a leader (itself: it is the only server)."""
+    try:
+        return bool(http_get(f"http://{LOOPBACK}:{port}/v1/status/leader", timeout=1.0))
+    except (OSError, ValueError):
+        return False
+
+
+def consul_side_ports(home: Path) -> tuple[int, int]:
+    """The LAN gossip and server RPC ports (neither can be turned off): the ones chosen at
+    the first start, saved in ``consul/ports.json``, while they are free; else new ones."""
+    saved_path = home / "ports.json"
+    saved = read_json(saved_path) or {}
+    serf, server = saved.get("serf_lan"), saved.get("server")
+    if isinstance(serf, int) and isinstance(server, int) and serf != server:
+        if port_free(serf) and port_free(server):
+            return serf, server
+        say(f"Consul's saved ports {serf} and {server} are not both free; choosing others")
+    serf, server = free_port(), free_port()
+    while server == serf:
+        server = free_port()
+    write_private(saved_path, json.dumps({"serf_lan": serf, "server": server}) + "\n")
+    return serf, server
+
+
+def start_consul(state: State, env: Mapping[str, str], port: int) -> Running:
+    """A single Consul server that elects itself (``-bootstrap-expect=1``), its data kept in
+    ``consul/data``; HTTP on ``port``, DNS, gRPC and WAN gossip off, as the test bed runs it
+    (whisk_testbed.consul) but not in ``-dev`` mode, which keeps nothing."""
+    binary = consul_binary()
+    home = state.consul_dir
+    data = home / "data"
+    data.mkdir(parents=True, mode=0o700, exist_ok=True)
+    serf_port, server_port = consul_side_ports(home)
+    argv = [
+        str(binary),
+        "agent",
+        "-server",
+        "-bootstrap-expect=1",
+        f"-data-dir={data}",
+        f"-node={CONSUL_NODE}",
+        f"-bind={LOOPBACK}",
+        f"-advertise={LOOPBACK}",
+        f"-client={LOOPBACK}",
+        f"-http-port={port}",
+        "-dns-port=-1",
+        "-grpc-port=-1",
+        "-grpc-tls-port=-1",
+        f"-serf-lan-port={serf_port}",
+        "-serf-wan-port=-1",
+        f"-server-port={server_port}",
+        "-ui=false",
+        "-disable-host-node-id",
+        "-hcl=disable_update_check = true",
+        # Raft's production timing (5 would be the default): a leader within about 1 s.
+        "-hcl=performance { raft_multiplier = 1 }",
+        "-log-level=info",
+    ]
+    url = f"http://{LOOPBACK}:{port}"
+    detail = f"HTTP API {url}, node {CONSUL_NODE}, data in {data}"
+    started = spawn(state, "consul", argv, port, env, cwd=home, detail=detail)
+    wait_ready(state, started, lambda: consul_leader(port))
+    say(f"started Consul on {url} (pid {started.running.pid})")
+    return started.running
+
+
+def registrator_env(env: Mapping[str, str], consul_port: int) -> dict[str, str]:
+    """Other WHISK_REGISTRATOR_* variables of ``env`` (RESYNC_S, LOG_LEVEL...) pass through."""
+    return {
+        **env,
+        "PYTHONUNBUFFERED": "1",
+        "WHISK_REGISTRATOR_CONSUL_URL": f"http://{LOOPBACK}:{consul_port}",
+        "WHISK_REGISTRATOR_HOST_IP": LOOPBACK,
+        "WHISK_REGISTRATOR_HOSTNAME": REGISTRATOR_HOSTNAME,
+    }
+
+
+def start_registrator(state: State, env: Mapping[str, str]) -> Running:
+    """Start the registrator; it is ready once its first resync went through."""
+    argv = [sys.executable, "-m", "whisk_services.registrator.main"]
+    detail = (
+        f"Docker's containers into Consul {env['WHISK_REGISTRATOR_CONSUL_URL']}"
+        f" as {REGISTRATOR_HOSTNAME}"
+    )
+    started = spawn(state, "registrator", argv, 0, env, cwd=state.root, detail=detail)
+    log = state.log("registrator")
+    wait_ready(state, started, lambda: REGISTRATOR_SYNCED in log_since(log, started.log_offset))
+    say(f"started the registrator (pid {started.running.pid})")
+    return started.running
+
+
+# --- the controller, the invokers and the guest ------------------------------------------
 
 
 def controller_env(
-    env: Mapping[str, str], couchdb_port: int, password: str, kafka_port: int
+    env: Mapping[str, str], password: str, ports: Mapping[str, int]
 ) -> dict[str, str]:
     return {
         **{k: v for k, v in env.items() if not k.startswith("WHISK_CONTROLLER_")},
         "PYTHONUNBUFFERED": "1",
         "WHISK_CONTROLLER_HOST": LOOPBACK,
-        "WHISK_CONTROLLER_COUCHDB_URL": f"http://{LOOPBACK}:{couchdb_port}",
+        "WHISK_CONTROLLER_COUCHDB_URL": f"http://{LOOPBACK}:{ports['couchdb']}",
         "WHISK_CONTROLLER_COUCHDB_USER": ADMIN_USER,
         "WHISK_CONTROLLER_COUCHDB_PASSWORD": password,
         "WHISK_CONTROLLER_DB_PREFIX": DB_PREFIX,
-        "WHISK_CONTROLLER_KAFKA_HOSTS": f"{LOOPBACK}:{kafka_port}",
-        "WHISK_CONTROLLER_INVOKERS": str(INVOKER_INSTANCE),
+        "WHISK_CONTROLLER_KAFKA_HOSTS": f"{LOOPBACK}:{ports['kafka']}",
+        "WHISK_CONTROLLER_INVOKERS": ",".join(str(instance) for instance in INVOKERS),
+        "WHISK_CONTROLLER_CONSUL_URL": f"http://{LOOPBACK}:{ports['consul']}",
     }
 
 
@@ -654,7 +788,8 @@ def start_controller(state: State, env: Mapping[str, str], port: int) -> Running
     env = {**env, "WHISK_CONTROLLER_PORT": str(port)}
     url = f"http://{LOOPBACK}:{port}"
     detail = (
-        f"sends to invoker {INVOKER_INSTANCE} through Kafka {env['WHISK_CONTROLLER_KAFKA_HOSTS']}"
+        f"sends to invokers {', '.join(str(instance) for instance in INVOKERS)}"
+        f" through Kafka {env['WHISK_CONTROLLER_KAFKA_HOSTS']}"
     )
     started = spawn(state, "controller", argv, port, env, cwd=state.root, detail=detail)
     wait_ready(state, started, lambda: answers(f"{url}/api/v1"))
@@ -664,9 +799,10 @@ def start_controller(state: State, env: Mapping[str, str], port: int) -> Running
 
 @dataclass(frozen=True)
 class InvokerPlan:
-    """The invoker's name and action network, from WHISK_DEV_* (else the defaults)."""
+    """The invokers' names (the prefix and the instance) and their shared action network,
+    from WHISK_DEV_* (else the defaults)."""
 
-    unique_name: str
+    prefix: str
     network: str
     subnet: str
     bridge: str
@@ -675,29 +811,40 @@ class InvokerPlan:
     def from_env(cls, env: Mapping[str, str]) -> InvokerPlan:
         network, subnet, bridge = INVOKER_NETWORK
         return cls(
-            env.get("WHISK_DEV_INVOKER_NAME") or INVOKER_NAME,
+            env.get("WHISK_DEV_INVOKER_NAME") or INVOKER_PREFIX,
             env.get("WHISK_DEV_INVOKER_NETWORK") or network,
             env.get("WHISK_DEV_INVOKER_SUBNET") or subnet,
             env.get("WHISK_DEV_INVOKER_BRIDGE") or bridge,
         )
 
-    @property
-    def detail(self) -> str:
+    def unique_name(self, instance: int) -> str:
+        return f"{self.prefix}{instance}"
+
+    def detail(self, instance: int, memory_mb: str) -> str:
         return (
-            f"invoker{INVOKER_INSTANCE} {self.unique_name}, actions on network {self.network}"
-            f" ({self.subnet}, bridge {self.bridge})"
+            f"invoker{instance} {self.unique_name(instance)}, {memory_mb} MB user memory,"
+            f" actions on network {self.network} ({self.subnet}, bridge {self.bridge})"
         )
 
 
 def invoker_env(
-    env: Mapping[str, str], plan: InvokerPlan, password: str, ports: Mapping[str, int]
+    env: Mapping[str, str],
+    plan: InvokerPlan,
+    instance: int,
+    password: str,
+    ports: Mapping[str, int],
 ) -> dict[str, str]:
-    """Other WHISK_INVOKER_* variables of ``env`` (prewarm, memory...) pass through."""
+    """Other WHISK_INVOKER_* variables of ``env`` (prewarm, memory...) pass through; the user
+    memory is INVOKER_MEMORY_MB for each unless ``WHISK_INVOKER_USER_MEMORY_MB`` says."""
     return {
         **env,
         "PYTHONUNBUFFERED": "1",
-        "WHISK_INVOKER_INSTANCE": str(INVOKER_INSTANCE),
-        "WHISK_INVOKER_UNIQUE_NAME": plan.unique_name,
+        "WHISK_INVOKER_INSTANCE": str(instance),
+        "WHISK_INVOKER_UNIQUE_NAME": plan.unique_name(instance),
+        "WHISK_INVOKER_USER_MEMORY_MB": (
+            env.get("WHISK_INVOKER_USER_MEMORY_MB") or str(INVOKER_MEMORY_MB)
+        ),
+        "WHISK_INVOKER_CONSUL_URL": f"http://{LOOPBACK}:{ports['consul']}",
         "WHISK_INVOKER_KAFKA_HOSTS": f"{LOOPBACK}:{ports['kafka']}",
         "WHISK_INVOKER_COUCHDB_URL": f"http://{LOOPBACK}:{ports['couchdb']}",
         "WHISK_INVOKER_COUCHDB_USER": ADMIN_USER,
@@ -710,12 +857,24 @@ def invoker_env(
     }
 
 
+def check_docker() -> None:
+    """Docker Engine answers (the registrator follows its containers)."""
+    try:
+        engine = docker.from_env()
+        try:
+            engine.ping()
+        finally:
+            engine.close()
+    except docker.errors.DockerException as error:
+        raise DevError(f"Docker Engine does not answer ({error}); run `make prereqs`") from error
+
+
 def check_invoker_prerequisites(env: Mapping[str, str]) -> None:
     """The settings parse, Docker answers and the runtime images exist (`make images`)."""
     try:
         settings = InvokerSettings.from_env(env)
     except SettingsError as error:
-        raise DevError(f"the invoker's settings: {error}") from error
+        raise DevError(f"the invokers' settings: {error}") from error
     try:
         engine = docker.from_env()
     except docker.errors.DockerException as error:
@@ -736,12 +895,16 @@ def check_invoker_prerequisites(env: Mapping[str, str]) -> None:
 
 
 def start_invoker(state: State, env: Mapping[str, str], plan: InvokerPlan) -> Running:
-    """Start the invoker; it is ready once it reads its topic."""
+    """Start the invoker ``env`` configures; it is ready once it reads its topic."""
+    instance = int(env["WHISK_INVOKER_INSTANCE"])
+    name = f"invoker{instance}"
     argv = [sys.executable, "-m", "whisk_services.invoker.main"]
-    started = spawn(state, "invoker", argv, 0, env, cwd=state.root, detail=plan.detail)
-    log = state.log("invoker")
-    wait_ready(state, started, lambda: INVOKER_READING in log_since(log, started.log_offset))
-    say(f"started invoker {INVOKER_INSTANCE} (pid {started.running.pid})")
+    detail = plan.detail(instance, env["WHISK_INVOKER_USER_MEMORY_MB"])
+    started = spawn(state, name, argv, 0, env, cwd=state.root, detail=detail)
+    log = state.log(name)
+    reading = f"{INVOKER_READY}{instance} "  # "reading invoker0 (user memory..."
+    wait_ready(state, started, lambda: reading in log_since(log, started.log_offset))
+    say(f"started invoker {instance} (pid {started.running.pid})")
     return started.running
 
 
@@ -825,6 +988,7 @@ def write_wskprops(path: Path, controller_url: str, key: str) -> None:
 # --- commands ----------------------------------------------------------------------------
 
 PORTS = {  # name: (variable, default port, what it is)
+    "consul": ("WHISK_DEV_CONSUL_PORT", CONSUL_PORT, "Consul's HTTP API"),
     "couchdb": ("WHISK_DEV_COUCHDB_PORT", COUCHDB_PORT, "the CouchDB API"),
     "zookeeper": ("WHISK_DEV_ZOOKEEPER_PORT", ZOOKEEPER_PORT, "ZooKeeper"),
     "kafka": ("WHISK_DEV_KAFKA_PORT", KAFKA_PORT, "Kafka"),
@@ -846,6 +1010,10 @@ def check_prerequisites(missing: Sequence[str]) -> None:
             )
     if "kafka" in missing:
         kafka_home()
+    if "consul" in missing:
+        binary = consul_binary()
+        if not binary.exists():
+            raise DevError(f"{binary} is missing; run `make artifacts`")
 
 
 def still_answers(name: str, found: Running) -> bool:
@@ -857,6 +1025,8 @@ def still_answers(name: str, found: Running) -> bool:
         return port_answers(found.port)
     if name == "controller":
         return answers(f"http://{LOOPBACK}:{found.port}/api/v1")
+    if name == "consul":
+        return consul_leader(found.port)
     return found.alive()
 
 
@@ -876,25 +1046,33 @@ def start_missing(
         if name in PORTS:
             ports[name] = choose_port(env, *PORTS[name])
     plan = InvokerPlan.from_env(env)
-    cenv = controller_env(env, ports["couchdb"], password, ports["kafka"])
-    ienv = invoker_env(env, plan, password, ports)
-    if "invoker" in missing:
-        check_invoker_prerequisites(ienv)
+    cenv = controller_env(env, password, ports)
+    ienvs = {
+        f"invoker{instance}": invoker_env(env, plan, instance, password, ports)
+        for instance in INVOKERS
+    }
+    if any(name in missing for name in ienvs):  # Docker answers, too
+        check_invoker_prerequisites(ienvs[INVOKER_NAMES[0]])
+    elif "registrator" in missing:
+        check_docker()
     for name in ORDER:
         if name in found and not still_answers(name, found[name]):
             raise DevError(f"{name} (pid {found[name].pid}) does not answer; make dev-down")
+    starters: dict[str, Callable[[], Running]] = {
+        "consul": lambda: start_consul(state, env, ports["consul"]),
+        "registrator": lambda: start_registrator(state, registrator_env(env, ports["consul"])),
+        "couchdb": lambda: start_couchdb(state, env, password, ports["couchdb"]),
+        "zookeeper": lambda: start_zookeeper(state, env, ports["zookeeper"]),
+        "kafka": lambda: start_kafka(state, env, ports["kafka"], ports["zookeeper"]),
+        "controller": lambda: start_controller(state, cenv, ports["controller"]),
+        **{
+            name: functools.partial(start_invoker, state, ienv, plan)
+            for name, ienv in ienvs.items()
+        },
+    }
     components = dict(found)
     for name in missing:
-        if name == "couchdb":
-            components[name] = start_couchdb(state, env, password, ports[name])
-        elif name == "zookeeper":
-            components[name] = start_zookeeper(state, env, ports[name])
-        elif name == "kafka":
-            components[name] = start_kafka(state, env, ports[name], ports["zookeeper"])
-        elif name == "controller":
-            components[name] = start_controller(state, cenv, ports[name])
-        else:
-            components[name] = start_invoker(state, ienv, plan)
+        components[name] = starters[name]()
         started.append(components[name])
     return components, cenv
 
@@ -904,6 +1082,11 @@ def running_components(state: State) -> dict[str, Running]:
     to be started again after it."""
     found: dict[str, Running] = {}
     restart: list[Running] = []
+    for name in LEGACY:
+        legacy = running(state, name)
+        if legacy is not None:
+            say(f"{name} (pid {legacy.pid}) was started by an earlier make dev; stopping it")
+            stop(state, legacy)
     for name in ORDER:
         process = running(state, name)
         if process is None:
@@ -936,19 +1119,23 @@ def up(state: State, env: Mapping[str, str]) -> None:
             stop(state, process)
         raise
     write_wskprops(state.wskprops, controller_url, key)
+    say(f"Consul       http://{LOOPBACK}:{components['consul'].port}")
+    say(f"registrator  {components['registrator'].detail or 'registrator'}")
     say(f"CouchDB API  http://{LOOPBACK}:{components['couchdb'].port} (admin {ADMIN_USER},"
         f" password in {state.admin_file})")  # fmt: skip
     say(f"ZooKeeper    {LOOPBACK}:{components['zookeeper'].port}")
     say(f"Kafka        {LOOPBACK}:{components['kafka'].port}")
     say(f"controller   {controller_url} (databases {DB_PREFIX}*)")
-    say(f"invoker      {components['invoker'].detail or 'invoker0'}")
+    for name in INVOKER_NAMES:
+        say(f"invoker      {components[name].detail or name}")
     say(f"state, data and logs in {state.root}")
     say(f"wrote {state.wskprops} (namespace {GUEST_NAMESPACE}); for .venv/bin/wsk run:")
     print(f"export WSK_CONFIG_FILE={state.wskprops}", flush=True)
 
 
 def down(state: State) -> None:
-    found = [r for r in (recorded(state, name) for name in reversed(ORDER)) if r is not None]
+    names = (*LEGACY, *reversed(ORDER))
+    found = [r for r in (recorded(state, name) for name in names) if r is not None]
     if not found:
         say(f"nothing is running (no pidfiles in {state.root})")
         return
@@ -974,8 +1161,8 @@ def status(state: State) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="dev.py",
-        description="Run the CouchDB API, ZooKeeper, Kafka, the controller and an invoker"
-        " locally (make dev).",
+        description="Run Consul, the registrator, the CouchDB API, ZooKeeper, Kafka, the"
+        " controller and two invokers locally (make dev).",
     )
     parser.add_argument("command", choices=("up", "down", "status"))
     args = parser.parse_args(argv)

@@ -46,8 +46,17 @@ from whisk_testbed.network import free_port, port_answers
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
-NAMES = ("couchdb", "zookeeper", "kafka", "controller", "invoker")  # start order
-LISTENING = ("couchdb", "zookeeper", "kafka", "controller")  # the invoker listens on no port
+NAMES = (  # start order
+    "consul", "registrator", "couchdb", "zookeeper", "kafka", "controller", "invoker0", "invoker1"
+)  # fmt: skip
+# The registrator and the invokers listen on no port.
+LISTENING = ("consul", "couchdb", "zookeeper", "kafka", "controller")
+STARTED = (  # what `make dev` says it started, in order
+    "Consul", "the registrator", "the CouchDB API", "ZooKeeper", "Kafka", "the controller",
+    "invoker 0", "invoker 1",
+)  # fmt: skip
+DATA = ("consul", "couchdb", "zookeeper", "kafka")  # data directories, kept between runs
+REGISTRATOR_SYNCED = "following container events; resynced"
 # An action network of its own (172.31.250: the default; 247, 252-254: other modules).
 NETWORK = ("whisk-dev-test", "172.31.249.0/24", "whiskdevt0")
 WSK = Path(sys.executable).with_name("wsk")  # .venv/bin/wsk
@@ -89,15 +98,21 @@ def dev_env(tmp: Path) -> dict[str, str]:
         **os.environ,
         "WHISK_DEV_STATE": str(tmp / "state"),
         "WHISK_DEV_WSKPROPS": str(tmp / "wskprops"),
+        "WHISK_DEV_CONSUL_PORT": str(free_port()),
         "WHISK_DEV_COUCHDB_PORT": str(free_port()),
         "WHISK_DEV_ZOOKEEPER_PORT": str(free_port()),
         "WHISK_DEV_KAFKA_PORT": str(free_port()),
         "WHISK_DEV_CONTROLLER_PORT": str(free_port()),
-        "WHISK_DEV_INVOKER_NAME": f"dev-test-{uuid.uuid4().hex[:8]}",
+        "WHISK_DEV_INVOKER_NAME": f"dev-test-{uuid.uuid4().hex[:8]}-",  # + 0 and 1
         "WHISK_DEV_INVOKER_NETWORK": network,
         "WHISK_DEV_INVOKER_SUBNET": subnet,
         "WHISK_DEV_INVOKER_BRIDGE": bridge,
     }
+
+
+def invoker_names(env: dict[str, str]) -> list[str]:
+    """The two invokers' unique names (which label their containers)."""
+    return [f"{env['WHISK_DEV_INVOKER_NAME']}{instance}" for instance in (0, 1)]
 
 
 def wanted_ports(env: dict[str, str]) -> dict[str, int]:
@@ -140,13 +155,15 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def invoker_containers(invoker_name: str, *, remove: bool = False) -> list[Any]:
+def invoker_containers(
+    invoker_name: str, *, remove: bool = False, sparse: bool = True
+) -> list[Any]:
     """The containers the invoker called ``invoker_name`` labelled; with ``remove``, those
     are removed (the clean-up after a failed run, whose invoker name no later run uses)."""
     engine = docker.from_env()
     try:
         label = f"org.whisk.invoker={invoker_name}"
-        found = list(engine.containers.list(all=True, filters={"label": label}, sparse=True))
+        found = list(engine.containers.list(all=True, filters={"label": label}, sparse=sparse))
         for container in found if remove else []:
             with contextlib.suppress(docker.errors.NotFound):
                 container.remove(force=True)
@@ -184,7 +201,7 @@ def assert_up(state: Path, wskprops: Path, controller_port: int) -> str:
 
 
 def assert_down(
-    state: Path, started: dict[str, int], listened: dict[str, int], invoker_name: str
+    state: Path, started: dict[str, int], listened: dict[str, int], invokers: list[str]
 ) -> None:
     for name, pid in started.items():
         assert not alive(pid), f"{name} (pid {pid}) still runs"
@@ -192,8 +209,9 @@ def assert_down(
         assert not (state / f"{name}.proc").exists()
     for name, port in listened.items():
         assert not port_answers(port), f"{name}'s port {port} still answers"
-    # The invoker destroyed its stem cells and action containers on its way out.
-    assert invoker_containers(invoker_name) == []
+    # The invokers destroyed their stem cells and action containers on their way out.
+    for invoker_name in invokers:
+        assert invoker_containers(invoker_name) == [], invoker_name
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -215,8 +233,10 @@ def test_make_dev_then_dev_down_twice(tmp_path: Path) -> None:
             up = make("dev", env)
             assert up.returncode == 0, up.stdout + up.stderr
             assert up.stdout.splitlines()[-1] == f"export WSK_CONFIG_FILE={wskprops}"
-            for name in ("the CouchDB API", "ZooKeeper", "Kafka", "the controller", "invoker 0"):
-                assert f"dev: started {name} " in up.stdout, up.stdout
+            said = [line for line in up.stdout.splitlines() if line.startswith("dev: started ")]
+            assert len(said) == len(STARTED), up.stdout  # each once, in order
+            for line, name in zip(said, STARTED, strict=True):
+                assert line.startswith(f"dev: started {name} "), up.stdout
             started = pids(state)
             assert ports(state) == asked
             assert all(alive(pid) for pid in started.values())
@@ -238,7 +258,7 @@ def test_make_dev_then_dev_down_twice(tmp_path: Path) -> None:
             assert down.returncode == 0, down.stdout + down.stderr
             stopped = [f"dev: stopped {name} (pid {started[name]})" for name in reversed(NAMES)]
             assert [line for line in down.stdout.splitlines() if "stopped" in line] == stopped
-            assert_down(state, started, asked, env["WHISK_DEV_INVOKER_NAME"])
+            assert_down(state, started, asked, invoker_names(env))
             status = dev_py("status", env)
             assert status.returncode == 3, status.stdout + status.stderr
             assert status.stdout.count(": not running") == len(NAMES)
@@ -248,11 +268,12 @@ def test_make_dev_then_dev_down_twice(tmp_path: Path) -> None:
             assert "dev: nothing is running" in idle.stdout
         # The data and the saved key are kept between runs: the guest keeps its key.
         assert keys[0] == keys[1]
-        for data in ("couchdb", "zookeeper", "kafka"):
+        for data in DATA:
             assert (state / data).is_dir()
     finally:
         dev_py("down", env)
-        invoker_containers(env["WHISK_DEV_INVOKER_NAME"], remove=True)
+        for invoker_name in invoker_names(env):
+            invoker_containers(invoker_name, remove=True)
 
 
 def test_dev_down_leaves_alone_a_process_that_reuses_a_recorded_pid(tmp_path: Path) -> None:
@@ -320,10 +341,11 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevPlatform]:
         yield DevPlatform(env, wskprops, props["APIHOST"], props["AUTH"], workdir)
         down = make("dev-down", env)
         assert down.returncode == 0, down.stdout + down.stderr
-        assert_down(state, started, wanted_ports(env), env["WHISK_DEV_INVOKER_NAME"])
+        assert_down(state, started, wanted_ports(env), invoker_names(env))
     finally:
         dev_py("down", env)
-        invoker_containers(env["WHISK_DEV_INVOKER_NAME"], remove=True)
+        for invoker_name in invoker_names(env):
+            invoker_containers(invoker_name, remove=True)
 
 
 def poll_summary(platform: DevPlatform, activation_id: str, deadline_s: float = 60.0) -> str:
@@ -427,6 +449,64 @@ def test_the_seed_workflow_with_wsk(platform: DevPlatform, artifact: str, code: 
     assert_ok(rule, "ok: deleted rule helloRule\n")
     assert_ok(trigger, "ok: deleted trigger helloTrigger\n")
     assert_ok(action, "ok: deleted action helloAction\n")
+
+
+# Ten actions: the controller's balancer (CRC-32 of namespace and action) sends noop4-noop7 to
+# invoker 0 and the six others to invoker 1. With 128 MB, which no stem cell has (they have
+# 256 MB), each action gets a cold container of its own, labelled with its invoker.
+NOOP_ACTIONS = tuple(f"noop{i}" for i in range(10))
+NOOP_MEMORY_MB = 128
+NOOP_PY = "def main(args):\n    return {}\n"
+
+
+def guest_request(
+    platform: DevPlatform, method: str, path: str, **kwargs: Any
+) -> requests.Response:
+    user, _, key = platform.auth.partition(":")
+    url = f"{platform.apihost}/api/v1/namespaces/_/{path}"
+    return requests.request(method, url, auth=(user, key), timeout=30, **kwargs)
+
+
+def test_consul_the_registrator_and_both_invokers_run(platform: DevPlatform) -> None:
+    """Consul answers on its port with a leader, the registrator runs (and synced), and both
+    invokers run activations: ten actions invoked non-blocking as the guest."""
+    state = Path(platform.env["WHISK_DEV_STATE"])
+    consul = f"http://127.0.0.1:{platform.env['WHISK_DEV_CONSUL_PORT']}"
+    leader = requests.get(f"{consul}/v1/status/leader", timeout=10)
+    assert leader.status_code == 200, leader.text
+    assert leader.json().startswith("127.0.0.1:"), leader.text
+    assert alive(int((state / "registrator.pid").read_text()))
+    assert REGISTRATOR_SYNCED in (state / "registrator.log").read_text()
+
+    invokers = invoker_names(platform.env)
+    try:
+        for name in NOOP_ACTIONS:
+            action = {
+                "exec": {"kind": "python:3.11", "code": NOOP_PY},
+                "limits": {"memory": NOOP_MEMORY_MB},
+            }
+            created = guest_request(platform, "PUT", f"actions/{name}", json=action)
+            assert created.status_code == 200, created.text
+        ids = []
+        for name in NOOP_ACTIONS:
+            invoked = guest_request(platform, "POST", f"actions/{name}", json={})
+            assert invoked.status_code == 202, invoked.text
+            ids.append(invoked.json()["activationId"])
+        for activation_id in ids:
+            record = poll_record(platform, activation_id)
+            assert record["response"]["success"] is True, record
+        ran = {
+            invoker: sum(
+                container.attrs["HostConfig"]["Memory"] == NOOP_MEMORY_MB * 2**20
+                for container in invoker_containers(invoker, sparse=False)
+            )
+            for invoker in invokers
+        }
+        assert all(count >= 1 for count in ran.values()), ran
+        assert sum(ran.values()) == len(NOOP_ACTIONS), ran
+    finally:
+        for name in NOOP_ACTIONS:
+            guest_request(platform, "DELETE", f"actions/{name}")
 
 
 # --- OpenWhisk's JavaScript client ------------------------------------------------------------
