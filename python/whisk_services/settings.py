@@ -87,6 +87,9 @@ class ControllerSettings:
     throttles are the defaults of every namespace without its own (``wskadmin limits``),
     each counted across all controllers (0 blocks everything). With ``consul_url`` the
     invokers are discovered in Consul (the healthy, undrained ones) instead of ``invokers``.
+    ``ack_timeout_s`` is the grace added to an action's time limit before an activation
+    without completion is forced complete (its record written by the controller);
+    ``health_cycle_s`` is how often an unhealthy invoker gets the health test action.
     """
 
     host: str
@@ -102,6 +105,8 @@ class ControllerSettings:
     fires_per_minute: int = 60
     consul_url: str | None = None
     consul_token: str | None = None
+    ack_timeout_s: float = 60.0
+    health_cycle_s: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ControllerSettings:
@@ -123,6 +128,8 @@ class ControllerSettings:
             fires_per_minute=_count(source, f"{prefix}FIRES_PER_MINUTE", 60),
             consul_url=_optional_url(source, f"{prefix}CONSUL_URL"),
             consul_token=source.get(f"{prefix}CONSUL_TOKEN") or None,
+            ack_timeout_s=_positive(source, f"{prefix}ACK_TIMEOUT_S", 60.0),
+            health_cycle_s=_positive(source, f"{prefix}HEALTH_CYCLE_S", 60.0),
         )
 
 

@@ -7,7 +7,8 @@ again (`user get` prints the subject's namespace and uuid instead). `catalog ins
 the public packages of `catalog/` into `/whisk.system` (see `whisk_services.cli.catalog`).
 `invoker drain N` writes Consul's KV key `whisk/invokers/invoker<N>/drain`: the controllers
 send no new activation to invoker N, while those it runs finish; `invoker undrain N` deletes
-it. They need the Consul agent (`--consul-url`, else $WHISK_CONTROLLER_CONSUL_URL).
+it. `invoker status` (alias `status`) lists every invoker, one line each. They need the
+Consul agent (`--consul-url`, else $WHISK_CONTROLLER_CONSUL_URL).
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ from whisk_services.cli.catalog import (
     load_catalog,
 )
 from whisk_services.controller.databases import Databases
-from whisk_services.controller.invoker_pool import drain_key
+from whisk_services.controller.invoker_health import states_by_invoker
+from whisk_services.controller.invoker_pool import (
+    INVOKER_SERVICE,
+    INVOKERS_KV_PREFIX,
+    drain_key,
+    drained,
+    registered,
+)
 from whisk_services.model.errors import ModelError
 from whisk_services.model.identity import AuthKey, Identity
 from whisk_services.model.names import validate_namespace
@@ -122,9 +130,58 @@ async def invoker_undrain(registry: ServiceRegistry, instance: int) -> None:
     await registry.kv_delete(drain_key(instance))
 
 
+STATUS_HELP = """list every invoker known to Consul, one line each:
+  invoker<N> consul=<passing|warning|critical|absent> drained=<yes|no>
+  [controller<M>=<healthy|unhealthy|unresponsive|offline> since=<time> lastAck=<time|->
+  errors=<recent system errors and ack timeouts> reason="<why>"]... [check="<output>"]
+where each controller<M> part is what controller M published to Consul KV (its view of the
+invoker's health, and why), and check is the Consul check's output when it is not passing"""
+
+
+def _quoted(text: object) -> str:
+    return '"' + " ".join(str(text).split()).replace('"', "'") + '"'
+
+
+async def invoker_status(registry: ServiceRegistry) -> list[str]:
+    """One line per invoker: its Consul health, drain flag and each controller's view."""
+    instances, _ = await registry.instances(INVOKER_SERVICE, wait_s=0)
+    tree, _ = await registry.kv_tree(INVOKERS_KV_PREFIX, wait_s=0)
+    found = (registered(instance) for instance in instances)
+    invokers = {r.instance: r for r in found if r is not None}
+    drains = drained(tree)
+    states = states_by_invoker(tree)
+    lines = []
+    for number in sorted(set(invokers) | drains | set(states)):
+        entry = invokers.get(number)
+        parts = [
+            f"invoker{number}",
+            f"consul={entry.health if entry is not None else 'absent'}",
+            f"drained={'yes' if number in drains else 'no'}",
+        ]
+        for controller, view in sorted(states.get(number, {}).items()):
+            errors = view.get("recentErrors")
+            parts += [
+                f"controller{controller}={view.get('state', '?')}",
+                f"since={view.get('since') or '-'}",
+                f"lastAck={view.get('lastAck') or '-'}",
+                f"errors={len(errors) if isinstance(errors, list) else 0}",
+                f"reason={_quoted(view.get('reason', ''))}",
+            ]
+        if entry is not None and entry.health != "passing" and entry.output:
+            parts.append(f"check={_quoted(entry.output)}")
+        lines.append(" ".join(parts))
+    return lines
+
+
 async def run_invoker(args: argparse.Namespace, registry: ServiceRegistry, out: TextIO) -> None:
     try:
-        if args.command == "drain":
+        if args.command == "status":
+            lines = await invoker_status(registry)
+            for line in lines:
+                print(line, file=out)
+            if not lines:
+                print("no invokers registered in consul", file=out)
+        elif args.command == "drain":
             await invoker_drain(registry, args.instance)
             print(f"invoker{args.instance} drained: it gets no new activations", file=out)
         else:
@@ -191,6 +248,24 @@ def parser() -> argparse.ArgumentParser:
     ):
         command = invoker.add_parser(name, help=what)
         command.add_argument("instance", type=_non_negative, help="the invoker's number N")
+        command.add_argument(
+            "--consul-url", help=f"the Consul agent, http://HOST:8500 (default ${CONSUL_URL_ENV})"
+        )
+    status_commands = (
+        invoker.add_parser(
+            "status",
+            help="every invoker's state and why",
+            description=STATUS_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        ),
+        groups.add_parser(
+            "status",
+            help="every invoker's state and why (= invoker status)",
+            description=STATUS_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        ),
+    )
+    for command in status_commands:
         command.add_argument(
             "--consul-url", help=f"the Consul agent, http://HOST:8500 (default ${CONSUL_URL_ENV})"
         )
@@ -275,6 +350,8 @@ async def _main(
     argv: Sequence[str], open_databases: StoreOpener, open_registry: RegistryOpener = _consul
 ) -> int:
     args = parser().parse_args(argv)
+    if args.group == "status":
+        args.group, args.command = "invoker", "status"
     if args.group == "invoker":
         return await _invoker_main(args, open_registry)
     try:

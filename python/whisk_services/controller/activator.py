@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from whisk_services.controller import errors
+from whisk_services.controller.acks import DEFAULT_TIMEOUT_MS
 from whisk_services.controller.balancer import DEFAULT_MEMORY_MB
 from whisk_services.controller.errors import ApiError
 from whisk_services.controller.invocations import Finished, Invocations
@@ -77,11 +78,13 @@ def arguments(
 class Activator:
     """Sends the activations of one controller.
 
-    ``message`` remembers the memory limit of each message's action, by activation id,
-    until ``start`` or ``run`` sends it: the balancer counts it against the invoker."""
+    ``message`` remembers the memory and time limits of each message's action, by
+    activation id, until ``start`` or ``run`` sends it: the balancer counts the memory
+    against the invoker, the ack tracker waits for the completion as long as the time
+    limit plus the ack grace."""
 
     invocations: Invocations
-    _memory_mb: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    _limits: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
 
     def message(
         self,
@@ -111,15 +114,17 @@ class Activator:
             cause=cause,
             accepted_ms=time.time_ns() // 1_000_000,
         )
-        self._memory_mb[message.activation_id] = target.action.limits.memory
+        limits = target.action.limits
+        self._limits[message.activation_id] = (limits.memory, limits.timeout)
         return message
 
-    def _memory_of(self, message: ActivationMessage) -> int:
-        return self._memory_mb.pop(message.activation_id, DEFAULT_MEMORY_MB)
+    def _limits_of(self, message: ActivationMessage) -> tuple[int, int]:
+        return self._limits.pop(message.activation_id, (DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_MS))
 
     async def start(self, message: ActivationMessage) -> None:
         """Send a non-blocking activation; return once Kafka acknowledged it."""
-        await self.invocations.send(message, self._memory_of(message))
+        memory_mb, timeout_ms = self._limits_of(message)
+        await self.invocations.send(message, memory_mb, timeout_ms)
 
     async def run(
         self, message: ActivationMessage, wait_s: float | None, *, capped: bool = True
@@ -130,4 +135,5 @@ class Activator:
         limit = self.invocations.max_wait_s
         if wait_s is not None:
             limit = min(limit, wait_s) if capped else wait_s
-        return await self.invocations.send_and_wait(message, limit, self._memory_of(message))
+        memory_mb, timeout_ms = self._limits_of(message)
+        return await self.invocations.send_and_wait(message, limit, memory_mb, timeout_ms)

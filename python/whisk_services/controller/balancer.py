@@ -18,16 +18,15 @@ Free memory is the invoker's registered user memory minus the memory of the acti
 this controller sent it that have not completed. The user memory is not divided by the
 number of controllers (OpenWhisk shards it): each controller counts only its own
 activations, so with several controllers an invoker may be promised more than it has and
-queues the excess. An activation whose completion never arrives is forgotten after
-``forget_after_s`` (the ack-timeout handling refines this later).
+queues the excess. An activation whose completion never arrives is released by the
+controller's ack tracker (``acks``) when it forces the activation complete.
 """
 
 from __future__ import annotations
 
 import math
-import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import cache
 
 from whisk_services.controller import errors
@@ -36,8 +35,6 @@ from whisk_services.controller.invoker_pool import InvokerInfo, InvokerView, Sta
 from whisk_services.model.names import FullyQualifiedName
 
 DEFAULT_MEMORY_MB = 256
-# The longest action (5 min) twice, plus a minute: a completion later than this is lost.
-FORGET_AFTER_S = 660.0
 
 
 class NoInvokersError(ApiError):
@@ -69,21 +66,12 @@ class Balancer:
     ``invokers`` is the view (``InvokerView``) or a fixed, non-empty list of instance
     numbers (all healthy, memory unknown)."""
 
-    def __init__(
-        self,
-        invokers: InvokerView | Sequence[int],
-        *,
-        forget_after_s: float = FORGET_AFTER_S,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, invokers: InvokerView | Sequence[int]) -> None:
         self.pool: InvokerView = (
             StaticInvokers(invokers) if isinstance(invokers, Sequence) else invokers
         )
-        self.forget_after_s = forget_after_s
-        self._clock = clock
-        self._flights: dict[str, tuple[int, int, float]] = {}  # id -> invoker, MB, expiry
+        self._flights: dict[str, tuple[int, int]] = {}  # id -> invoker, MB
         self._in_flight_mb: dict[int, int] = {}
-        self._next_sweep = 0.0
 
     @property
     def invokers(self) -> tuple[int, ...]:
@@ -106,7 +94,6 @@ class Balancer:
         ``memory_mb``: its home, else the first with room along its step, else its home.
 
         Raises NoInvokersError when the view is empty."""
-        self._sweep()
         view = self.pool.view
         if not view:
             raise NoInvokersError
@@ -131,7 +118,7 @@ class Balancer:
         """``choose``, and count ``memory_mb`` on the chosen invoker until ``release``."""
         invoker = self.choose(namespace, action, memory_mb)
         self.release(activation_id)  # the same id twice: counted once
-        self._flights[activation_id] = (invoker, memory_mb, self._clock() + self.forget_after_s)
+        self._flights[activation_id] = (invoker, memory_mb)
         self._in_flight_mb[invoker] = self.in_flight_mb(invoker) + memory_mb
         return invoker
 
@@ -140,18 +127,9 @@ class Balancer:
         flight = self._flights.pop(activation_id, None)
         if flight is None:
             return
-        invoker, memory_mb, _ = flight
+        invoker, memory_mb = flight
         left = self.in_flight_mb(invoker) - memory_mb
         if left > 0:
             self._in_flight_mb[invoker] = left
         else:
             self._in_flight_mb.pop(invoker, None)
-
-    def _sweep(self) -> None:
-        """Forget overdue activations (looked for at most once a second)."""
-        now = self._clock()
-        if now < self._next_sweep:
-            return
-        self._next_sweep = now + 1.0
-        for activation_id in [a for a, (_, _, expiry) in self._flights.items() if expiry <= now]:
-            self.release(activation_id)

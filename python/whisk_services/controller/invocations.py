@@ -13,6 +13,14 @@ A completion may be lost (an invoker restart, a broker hiccup), so a waiting cal
 looks for the activation record in the activations store, cheaply and rarely: 1 s after the
 send, then every 2 s, then every 15 s once 15 s have passed. A completion that carries only
 the activation id (no record) is answered from the store too.
+
+The ack tracker (``acks.AckTracker``) follows every activation sent until its completion:
+one that gets none within its time limit plus the ack grace is forced complete, its record
+stored (a whisk internal error when the invoker wrote none), its memory released in the
+balancer, its waiting caller answered and a timeout counted against the invoker's health.
+With a health monitor (``invoker_health``), each completion counts as a success or a system
+error of its invoker, and ``send_health_test`` sends the test action straight to an
+invoker's topic.
 """
 
 from __future__ import annotations
@@ -25,7 +33,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from whisk_services.controller.acks import (
+    DEFAULT_ACK_GRACE_S,
+    DEFAULT_TIMEOUT_MS,
+    AckTracker,
+    Flight,
+)
 from whisk_services.controller.balancer import DEFAULT_MEMORY_MB, Balancer
+from whisk_services.controller.invoker_health import InvokerHealthMonitor, Outcome
 from whisk_services.model.activation import Activation, ActivationStatus
 from whisk_services.model.errors import ModelError
 from whisk_services.model.messages import ActivationMessage, CompletionMessage
@@ -87,6 +102,17 @@ def _after_completion_offsets(since: float) -> Iterator[float]:
         delay = min(delay * 2, AFTER_COMPLETION_MAX_S)
 
 
+HEALTH_TEST_TIMEOUT_MS = 60_000  # the test action's time limit (OpenWhisk's default)
+
+
+def _error_of(record: JsonObject | None) -> str:
+    """The error message of a completion's record, if it carries one."""
+    response = record.get("response") if record else None
+    result = response.get("result") if isinstance(response, dict) else None
+    error = result.get("error") if isinstance(result, dict) else None
+    return error if isinstance(error, str) else ""
+
+
 @dataclass(frozen=True, slots=True)
 class Finished:
     """A completed activation: its record in API shape (logs included) and its status."""
@@ -128,11 +154,15 @@ class Invocations:
         max_wait_s: float = 60.0,
         poll_offsets: PollSchedule = store_poll_offsets,
         tracker: ActivationTracker | None = None,
+        ack_grace_s: float = DEFAULT_ACK_GRACE_S,
+        health: InvokerHealthMonitor | None = None,
     ) -> None:
         self.controller = controller
         self.tracker = tracker
         self.max_wait_s = max_wait_s
         self.balancer = balancer
+        self.health = health
+        self.acks = AckTracker(activations, grace_s=ack_grace_s, on_forced=self._forced)
         self._producer = producer
         self._activations = activations
         self._poll_offsets = poll_offsets
@@ -151,6 +181,8 @@ class Invocations:
         max_wait_s: float = 60.0,
         poll_offsets: PollSchedule = store_poll_offsets,
         tracker: ActivationTracker | None = None,
+        ack_grace_s: float = DEFAULT_ACK_GRACE_S,
+        health: InvokerHealthMonitor | None = None,
     ) -> Invocations:
         """Create the topics, the producer and the completion consumer (reading from now
         on), and start following completions. ``close`` releases all of it."""
@@ -170,17 +202,22 @@ class Invocations:
             max_wait_s=max_wait_s,
             poll_offsets=poll_offsets,
             tracker=tracker,
+            ack_grace_s=ack_grace_s,
+            health=health,
         )
         invocations.follow(consumer)
         return invocations
 
     def follow(self, consumer: MessageConsumer) -> None:
-        """Read completions from ``consumer`` in a task until ``close``."""
+        """Read completions from ``consumer`` in a task until ``close``; force the overdue
+        activations meanwhile."""
         self._consumer = consumer
         self._reader = asyncio.create_task(self._read(consumer), name="completions")
+        self.acks.start()
 
     async def close(self) -> None:
         """Stop following completions; close the consumer and the producer."""
+        await self.acks.close()
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -214,17 +251,56 @@ class Invocations:
         except ModelError as error:
             log.warning("ignoring a malformed completion message: %s", error)
             return
+        flight = self.acks.completed(completion.activation_id)
         if self.tracker is not None:
             self.tracker.activation_done(completion.activation_id)
         self.balancer.release(completion.activation_id)
+        if flight is not None and self.health is not None:
+            outcome = Outcome.SYSTEM_ERROR if completion.is_system_error else Outcome.SUCCESS
+            self.health.record(
+                flight.invoker,
+                outcome,
+                completion.activation_id,
+                test=flight.test,
+                detail=_error_of(completion.activation) if completion.is_system_error else "",
+            )
+        self._resolve(completion)
+
+    def _resolve(self, completion: CompletionMessage) -> None:
         # Unknown ids: non-blocking activations, callers that gave up, another controller's.
         waiter = self._waiters.pop(completion.activation_id, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(completion)
 
-    async def send(self, message: ActivationMessage, memory_mb: int = DEFAULT_MEMORY_MB) -> None:
-        """Send ``message`` (an action of ``memory_mb``) to its invoker; return once the
-        broker acknowledged it.
+    def _forced(self, flight: Flight, record: Activation | None) -> None:
+        """No completion of ``flight`` in time (``record``: its stored record, if any)."""
+        if not flight.test:
+            if self.tracker is not None:
+                self.tracker.activation_done(flight.activation_id)
+            self.balancer.release(flight.activation_id)
+        if self.health is not None:
+            self.health.record(
+                flight.invoker, Outcome.TIMEOUT, flight.activation_id, test=flight.test
+            )
+        if record is not None:
+            self._resolve(
+                CompletionMessage(
+                    transid="forced",
+                    activation_id=flight.activation_id,
+                    invoker=flight.invoker,
+                    is_system_error=True,
+                    activation=record.to_api(),
+                )
+            )
+
+    async def send(
+        self,
+        message: ActivationMessage,
+        memory_mb: int = DEFAULT_MEMORY_MB,
+        timeout_ms: int = DEFAULT_TIMEOUT_MS,
+    ) -> None:
+        """Send ``message`` (an action of ``memory_mb`` and ``timeout_ms``) to its invoker;
+        return once the broker acknowledged it.
 
         Raises MessagingError when the broker refused or could not be reached, and
         NoInvokersError (an ApiError, 503) when no invoker is usable.
@@ -237,16 +313,32 @@ class Invocations:
         # Counted before the send: a fast completion cannot arrive before it was counted.
         if tracker is not None:
             tracker.activation_sent(message)
+        self.acks.sent(message, invoker, timeout_ms)
         try:
             await self._producer.send(invoker_topic(invoker), message.encode())
         except BaseException:
+            self.acks.completed(activation_id)
             self.balancer.release(activation_id)
             if tracker is not None:
                 tracker.activation_done(activation_id)
             raise
 
+    async def send_health_test(self, message: ActivationMessage, invoker: int) -> None:
+        """Send the health test ``message`` straight to ``invoker`` (no balancing, no
+        throttling); its completion or its forced ack counts for that invoker's health."""
+        self.acks.sent(message, invoker, HEALTH_TEST_TIMEOUT_MS, test=True)
+        try:
+            await self._producer.send(invoker_topic(invoker), message.encode())
+        except BaseException:
+            self.acks.completed(message.activation_id)
+            raise
+
     async def send_and_wait(
-        self, message: ActivationMessage, wait_s: float, memory_mb: int = DEFAULT_MEMORY_MB
+        self,
+        message: ActivationMessage,
+        wait_s: float,
+        memory_mb: int = DEFAULT_MEMORY_MB,
+        timeout_ms: int = DEFAULT_TIMEOUT_MS,
     ) -> Finished | None:
         """Send ``message`` (an action of ``memory_mb``) and wait up to ``wait_s`` for the
         activation to complete.
@@ -261,7 +353,7 @@ class Invocations:
         self._waiters[activation_id] = waiter
         try:
             start = loop.time()
-            await self.send(message, memory_mb)
+            await self.send(message, memory_mb, timeout_ms)
             return await self._wait(message, waiter, start, start + wait_s)
         finally:
             self._waiters.pop(activation_id, None)

@@ -78,6 +78,7 @@ class Registered:
     user_memory_mb: int | None
     address: str
     port: int
+    output: str = ""  # the check's output (why it is not passing)
 
 
 def _digits(text: str | None) -> int | None:
@@ -93,7 +94,9 @@ def registered(instance: Instance) -> Registered | None:
     if number is None:
         return None
     memory = _digits(instance.meta.get("userMemory"))
-    return Registered(number, instance.health, memory, instance.address, instance.port)
+    return Registered(
+        number, instance.health, memory, instance.address, instance.port, instance.output
+    )
 
 
 def drained(tree: Mapping[str, bytes]) -> frozenset[int]:

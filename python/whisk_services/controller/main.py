@@ -10,6 +10,13 @@ count what it alone admits.
 With ``WHISK_CONTROLLER_CONSUL_URL`` it follows the invokers registered in Consul
 (``invoker_pool.ConsulInvokers``: the healthy, undrained ones, creating the topic of each new
 one) instead of the configured ``WHISK_CONTROLLER_INVOKERS``.
+
+Either way the balancer uses only the invokers its health monitor finds healthy
+(``invoker_health``): the monitor sends the health test action (created in the whisks
+database at start) to the unhealthy ones every ``WHISK_CONTROLLER_HEALTH_CYCLE_S`` and, with
+Consul, publishes each invoker's state to Consul KV. An activation without completion within
+its time limit plus ``WHISK_CONTROLLER_ACK_TIMEOUT_S`` gets a record written by the
+controller (``acks``).
 """
 
 from __future__ import annotations
@@ -34,6 +41,11 @@ from whisk_services.controller.invocations import (
     INVOKER_RETENTION_MS,
     Invocations,
     invoker_topic,
+)
+from whisk_services.controller.invoker_health import (
+    HealthTestAction,
+    HealthyInvokers,
+    InvokerHealthMonitor,
 )
 from whisk_services.controller.invoker_pool import ConsulInvokers, InvokerView, StaticInvokers
 from whisk_services.controller.sequences import cancel_all
@@ -60,19 +72,23 @@ async def open_invocations(
     bus: KafkaBus | None,
     activations: DocumentStore,
     invokers: InvokerView | None = None,
+    health: InvokerHealthMonitor | None = None,
 ) -> Invocations | None:
     """The Kafka invoke path, or None without ``KAFKA_HOSTS``; it balances over
-    ``invokers`` (default: the configured ones)."""
+    ``invokers`` (default: the configured ones), those ``health`` finds healthy."""
     if bus is None:
         log.warning("no WHISK_CONTROLLER_KAFKA_HOSTS: invokes answer 503")
         return None
-    balancer = Balancer(invokers or StaticInvokers(settings.invokers))
+    pool = invokers or StaticInvokers(settings.invokers)
+    balancer = Balancer(HealthyInvokers(pool, health) if health is not None else pool)
     invocations = await Invocations.open(
         bus,
         activations,
         balancer,
         settings.instance,
         max_wait_s=settings.blocking_wait_s,
+        ack_grace_s=settings.ack_timeout_s,
+        health=health,
     )
     log.info(
         "controller%d sends to invokers %s through kafka %s",
@@ -100,6 +116,40 @@ async def open_discovery(
     return registry, pool
 
 
+def health_monitor(
+    settings: ControllerSettings,
+    bus: KafkaBus | None,
+    discovery: tuple[ConsulRegistry, ConsulInvokers] | None,
+) -> InvokerHealthMonitor | None:
+    """The invokers' health (publishing to Consul KV with ``discovery``); None without
+    Kafka."""
+    if bus is None:
+        return None
+    return InvokerHealthMonitor(
+        discovery[1] if discovery is not None else StaticInvokers(settings.invokers),
+        settings.instance,
+        registry=discovery[0] if discovery is not None else None,
+        cycle_s=settings.health_cycle_s,
+    )
+
+
+async def start_health(
+    monitor: InvokerHealthMonitor | None, invocations: Invocations | None, whisks: DocumentStore
+) -> None:
+    """Create the health test action if missing and start the health rounds (with both)."""
+    if monitor is None or invocations is None:
+        return
+    test = await HealthTestAction.ensure(whisks, monitor.controller)
+
+    async def send_test(invoker: int) -> None:
+        message = test.message()
+        log.info("health test %s to invoker%d", message.activation_id, invoker)
+        await invocations.send_health_test(message, invoker)
+
+    monitor.send_test = send_test
+    monitor.start()
+
+
 def throttle_defaults(settings: ControllerSettings) -> NamespaceLimits:
     """The limits of a namespace without its own."""
     return NamespaceLimits(
@@ -117,13 +167,17 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
     exchange: ThrottleExchange | None = None
     services: Services | None = None
     discovery: tuple[ConsulRegistry, ConsulInvokers] | None = None
+    monitor: InvokerHealthMonitor | None = None
     try:
         subjects = databases.store("subjects")
         whisks = databases.store("whisks")
         activations = databases.store("activations")
-        await subjects.ensure(SUBJECTS_INDEXES)
-        await whisks.ensure(WHISKS_INDEXES)
-        await activations.ensure(ACTIVATIONS_INDEXES)
+        for store, indexes in (
+            (subjects, SUBJECTS_INDEXES),
+            (whisks, WHISKS_INDEXES),
+            (activations, ACTIVATIONS_INDEXES),
+        ):
+            await store.ensure(indexes)
         subjects_feed = ChangeFollower(databases.store("subjects"))
         whisks_feed = ChangeFollower(databases.store("whisks"))
         followers = [subjects_feed, whisks_feed]
@@ -133,15 +187,19 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
             defaults=throttle_defaults(settings),
             follower=subjects_feed,
         )
-        bus = None
-        if settings.kafka_hosts is not None:
-            bus = KafkaBus(settings.kafka_hosts, client_id=f"controller{settings.instance}")
+        bus = (
+            KafkaBus(settings.kafka_hosts, client_id=f"controller{settings.instance}")
+            if settings.kafka_hosts is not None
+            else None
+        )
         discovery = await open_discovery(settings, bus)
         invokers = discovery[1] if discovery is not None else None
-        invocations = await open_invocations(settings, bus, activations, invokers)
+        monitor = health_monitor(settings, bus, discovery)
+        invocations = await open_invocations(settings, bus, activations, invokers, monitor)
         if bus is not None and invocations is not None:
             invocations.tracker = throttles
             exchange = await ThrottleExchange.open(bus, throttles)
+        await start_health(monitor, invocations, whisks)
         services = Services(
             whisks=CachedDocuments(whisks, whisks_feed),
             whisks_store=whisks,
@@ -172,6 +230,8 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
             await cancel_all(services.background)
         if exchange is not None:
             await exchange.close()
+        if monitor is not None:
+            await monitor.close()
         if invocations is not None:
             await invocations.close()
         if discovery is not None:

@@ -8,6 +8,10 @@ the memory fits, a new container after evicting just enough least-recently-used 
 containers, or else waits its turn (FIFO, head of line) until memory frees. A container
 runs one activation at a time.
 
+A ``fresh`` acquire (the controller's health test action) takes neither a warm container
+nor a stem cell nor a finishing one: it always gets a new container, which no other acquire
+can take and which ``release`` destroys.
+
 A container whose run answered but whose logs are still being read is "finishing"
 (``finishing``): an acquire for the same action that finds no free warm container waits
 for it rather than starting another one, and takes it over directly at its ``release``
@@ -81,6 +85,7 @@ class _Entry:
     pausing: asyncio.Task[None] | None = None
     finishing: bool = False
     handoff: asyncio.Future[bool] | None = None  # the acquire waiting to take it over
+    fresh: bool = False  # for one activation only: never reused
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,7 @@ class _Request:
     kind: str
     image: str
     memory_mb: int
+    fresh: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,13 +200,16 @@ class ContainerPool:
 
     # -- acquire and release -------------------------------------------------------------
 
-    async def acquire(self, action_key: str, kind: str, image: str, memory_mb: int) -> Lease:
-        """A container for one activation of ``action_key`` (see the module's doc)."""
+    async def acquire(
+        self, action_key: str, kind: str, image: str, memory_mb: int, *, fresh: bool = False
+    ) -> Lease:
+        """A container for one activation of ``action_key`` (see the module's doc);
+        ``fresh``: a new one, used once."""
         if self._closed:
             raise PoolClosedError("the container pool is closed")
         if memory_mb > self._capacity:
             raise ValueError(f"{memory_mb} MB exceed the pool's {self._capacity} MB")
-        request = _Request(action_key, kind, image, memory_mb)
+        request = _Request(action_key, kind, image, memory_mb, fresh)
         plan = None if self._waiters else self._plan(request)
         if plan is None:
             future: asyncio.Future[_Plan] = asyncio.get_running_loop().create_future()
@@ -215,7 +224,7 @@ class ContainerPool:
 
     def finishing(self, lease: Lease) -> None:
         """The lease's run answered; only its logs remain to be read before ``release``."""
-        if lease._entry in self._busy:
+        if lease._entry in self._busy and not lease._entry.fresh:
             lease._entry.finishing = True
 
     async def release(self, lease: Lease, *, healthy: bool) -> None:
@@ -233,7 +242,7 @@ class ContainerPool:
                 return
             handoff.set_result(False)
         self._busy.discard(entry)
-        if healthy and not self._closed:
+        if healthy and not self._closed and not entry.fresh:
             self._make_free(entry)
         else:
             await self._destroy(entry)
@@ -243,6 +252,8 @@ class ContainerPool:
 
     def _plan(self, request: _Request) -> _Plan | None:
         """Take a warm container, a stem cell or memory for ``request``; None: wait."""
+        if request.fresh:
+            return self._plan_fresh(request)
         for entry in reversed(self._free):  # most recently used first
             if entry.action_key == request.action_key:
                 self._free.remove(entry)
@@ -252,7 +263,12 @@ class ContainerPool:
                 self._busy.add(entry)
                 return _Plan("warm", entry)
         for entry in self._busy:
-            if entry.action_key == request.action_key and entry.finishing and not entry.handoff:
+            if (
+                entry.action_key == request.action_key
+                and entry.finishing
+                and not entry.handoff
+                and not entry.fresh
+            ):
                 entry.handoff = asyncio.get_running_loop().create_future()
                 return _Plan("handoff", entry)
         if not self._make_room(request.memory_mb):
@@ -265,6 +281,15 @@ class ContainerPool:
                 self._spawn(self._add_stem_cell(self._config_of(entry)))
                 return _Plan("prewarm", entry)
         entry = _Entry(request.kind, request.image, request.memory_mb, request.action_key)
+        self._busy.add(entry)
+        return _Plan("cold", entry)
+
+    def _plan_fresh(self, request: _Request) -> _Plan | None:
+        """Memory for a new container of its own, never reused; None: wait."""
+        if not self._make_room(request.memory_mb):
+            return None
+        entry = _Entry(request.kind, request.image, request.memory_mb, fresh=True)
+        entry.action_key = request.action_key
         self._busy.add(entry)
         return _Plan("cold", entry)
 

@@ -10,6 +10,9 @@ or two through the engine's log stream. Every new container gets its
 ``/init`` (a blackbox action without code gets empty code, as OpenWhisk's own skeleton
 image expects): the init also waits until the container's server listens.
 
+A message marked ``fresh_container`` (the controller's health test action) runs in a new
+container of its own, destroyed afterwards: it proves the invoker can still start one.
+
 Whatever fails on the way, the activation ends in a record and a completion: a missing
 action is an application error, a blackbox image that cannot start is a developer error,
 and any other failure of the platform is a whisk internal error.
@@ -157,7 +160,11 @@ class ActivationService:
         key = f"{message.user.namespace}|{message.action.as_path()}|{message.revision}"
         try:
             lease = await self._pool.acquire(
-                key, place.pool_kind, place.image, action.limits.memory
+                key,
+                place.pool_kind,
+                place.image,
+                action.limits.memory,
+                fresh=message.fresh_container,
             )
         except ContainerError as error:
             log.warning("no container for %s: %s", message.activation_id, error)

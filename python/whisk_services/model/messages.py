@@ -98,6 +98,8 @@ class ActivationMessage:
     annotation); ``blocking`` says a caller waits for the result. ``accepted_ms`` is when
     the controller accepted the request (epoch ms; the record's ``waitTime`` starts there):
     it travels as OpenWhisk's transaction id does, ``"transid": [id, start]``.
+    ``fresh_container`` (the controller's health test action) asks for a container of its
+    own, neither warm nor prewarmed, destroyed after the run; encoded only when true.
     """
 
     WHAT = "activation message"
@@ -115,6 +117,7 @@ class ActivationMessage:
     api_key: str | None = None
     cause: str | None = None
     accepted_ms: int = 0
+    fresh_container: bool = False
 
     def __post_init__(self) -> None:
         parse_activation_id(self.activation_id)
@@ -137,6 +140,8 @@ class ActivationMessage:
             body["user"]["authkey"] = self.api_key
         if self.cause is not None:
             body["cause"] = self.cause
+        if self.fresh_container:
+            body["freshContainer"] = True
         return body
 
     def encode(self) -> bytes:
@@ -161,6 +166,9 @@ class ActivationMessage:
         if api_key is not None and not isinstance(api_key, str):
             raise ModelError(f"malformed {cls.WHAT}: 'authkey' must be a string")
         cause = body.get("cause")
+        fresh = body.get("freshContainer", False)
+        if not isinstance(fresh, bool):
+            raise ModelError(f"malformed {cls.WHAT}: 'freshContainer' must be a boolean")
         transid, accepted_ms = _transid(body.get("transid"), cls.WHAT)
         return cls(
             transid=transid,
@@ -176,6 +184,7 @@ class ActivationMessage:
             api_key=api_key,
             cause=cause if isinstance(cause, str) else None,
             accepted_ms=accepted_ms,
+            fresh_container=fresh,
         )
 
 

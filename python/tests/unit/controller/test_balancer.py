@@ -109,13 +109,3 @@ def test_the_view_can_change_under_the_balancer() -> None:
     balancer = Balancer(view)
     view.view = (InvokerInfo(1, 1024),)
     assert {balancer.choose("guest", fqn(f"a{i}")) for i in range(20)} == {1}
-
-
-def test_overdue_activations_are_forgotten() -> None:
-    now = [0.0]
-    balancer = Balancer(View(InvokerInfo(0, 256)), forget_after_s=10, clock=lambda: now[0])
-    balancer.acquire("a1", "guest", fqn("x"), 256)
-    assert balancer.in_flight_mb(0) == 256
-    now[0] = 11.0
-    balancer.choose("guest", fqn("x"))
-    assert balancer.in_flight_mb(0) == 0

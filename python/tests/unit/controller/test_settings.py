@@ -121,3 +121,21 @@ def test_the_daemon_exits_at_once_saying_what_is_missing() -> None:
     )
     assert result.returncode == 2
     assert "WHISK_CONTROLLER_COUCHDB_URL must be set" in result.stderr
+
+
+def test_ack_grace_and_health_cycle_default_to_openwhisks_minute() -> None:
+    settings = ControllerSettings.from_env(VALID)
+    assert (settings.ack_timeout_s, settings.health_cycle_s) == (60.0, 60.0)
+    quick = ControllerSettings.from_env(
+        {**VALID, "WHISK_CONTROLLER_ACK_TIMEOUT_S": "3", "WHISK_CONTROLLER_HEALTH_CYCLE_S": "2.5"}
+    )
+    assert (quick.ack_timeout_s, quick.health_cycle_s) == (3.0, 2.5)
+
+
+@pytest.mark.parametrize(
+    "name", ["WHISK_CONTROLLER_ACK_TIMEOUT_S", "WHISK_CONTROLLER_HEALTH_CYCLE_S"]
+)
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf"])
+def test_bad_ack_grace_or_health_cycle_is_refused(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        ControllerSettings.from_env({**VALID, name: value})

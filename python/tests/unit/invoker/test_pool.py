@@ -412,3 +412,30 @@ def test_a_running_container_that_is_not_finishing_is_not_waited_for() -> None:
         await pool.close()
 
     run(body)
+
+
+def test_a_fresh_acquire_never_reuses_and_its_container_goes() -> None:
+    async def body() -> None:
+        factory = MemoryContainerFactory()
+        pool = pool_of(factory, prewarm=[(*NODE, 128, 1)])
+        await pool.start()
+        warm = await pool.acquire("whisk.system/test", *NODE, 128)
+        await pool.release(warm, healthy=True)
+        assert pool.free_count == 1
+        fresh = await pool.acquire("whisk.system/test", *NODE, 128, fresh=True)
+        assert fresh.needs_init
+        assert fresh.container is not warm.container
+        assert pool.stats.cold_starts == 1  # neither the warm one nor the stem cell
+        assert pool.stats.prewarm_hits == 1  # the first, ordinary acquire only
+        assert pool.stats.warm_hits == 0
+        pool.finishing(fresh)  # a fresh container is never handed over
+        again = await pool.acquire("whisk.system/test", *NODE, 128)
+        assert again.container is warm.container
+        await pool.release(fresh, healthy=True)
+        assert fresh.container not in factory.alive()  # destroyed although healthy
+        assert pool.free_count == 0
+        await pool.release(again, healthy=True)
+        assert pool.free_count == 1
+        await pool.close()
+
+    run(body)

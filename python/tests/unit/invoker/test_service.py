@@ -493,3 +493,20 @@ def test_feed_skips_malformed_messages_and_bounds_work_in_flight() -> None:
         assert bus.offsets[("invoker0", "invoker0")] == 6
 
     run(body)
+
+
+def test_a_fresh_container_message_runs_in_a_new_container_each_time() -> None:
+    async def body() -> None:
+        bed = Bed()
+        await bed.start()
+        rev = await bed.store_action("hello", PY_HELLO)
+        await bed.service.handle(message(rev, n=1))  # leaves a warm container
+        await bed.service.handle(message(rev, n=2, fresh_container=True))
+        await bed.service.handle(message(rev, n=3, fresh_container=True))
+        containers = [call["container"] for call in bed.runner.calls]
+        assert len(set(containers)) == 3
+        assert [call["initialize"] for call in bed.runner.calls] == [True, True, True]
+        assert bed.pool.free_count == 1  # only the ordinary run's container stays
+        await bed.stop()
+
+    run(body)

@@ -150,3 +150,14 @@ def test_ping_round_trip_and_refusals() -> None:
     bad["name"]["userMemory"] = "lots"
     with pytest.raises(ModelError):
         PingMessage.decode(json.dumps(bad))
+
+
+def test_the_fresh_container_flag_travels_only_when_set() -> None:
+    assert "freshContainer" not in json.loads(activation_message().encode())
+    fresh = activation_message(fresh_container=True)
+    assert json.loads(fresh.encode())["freshContainer"] is True
+    assert ActivationMessage.decode(fresh.encode()) == fresh
+    assert not ActivationMessage.decode(activation_message().encode()).fresh_container
+    body = {**json.loads(fresh.encode()), "freshContainer": "yes"}
+    with pytest.raises(ModelError, match="freshContainer"):
+        ActivationMessage.decode(json.dumps(body))
