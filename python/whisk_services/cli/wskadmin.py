@@ -7,14 +7,18 @@ again (`user get` prints the subject's namespace and uuid instead). `catalog ins
 the public packages of `catalog/` into `/whisk.system` (see `whisk_services.cli.catalog`).
 `invoker drain N` writes Consul's KV key `whisk/invokers/invoker<N>/drain`: the controllers
 send no new activation to invoker N, while those it runs finish; `invoker undrain N` deletes
-it. `invoker status` (alias `status`) lists every invoker, one line each. They need the
-Consul agent (`--consul-url`, else $WHISK_CONTROLLER_CONSUL_URL).
+it. `invoker status` (alias `status`) lists every invoker, one line each. `config
+set-throttles` writes the throttle defaults the controllers apply live (Consul KV key
+`whisk/config/throttles`, over their environment's), `config unset-throttles` removes them
+and `config show` prints them. These need the Consul agent (`--consul-url`, else
+$WHISK_CONTROLLER_CONSUL_URL).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import time
@@ -40,6 +44,7 @@ from whisk_services.controller.invoker_pool import (
     drained,
     registered,
 )
+from whisk_services.controller.runtime_config import THROTTLES_KEY, parse_throttles
 from whisk_services.model.errors import ModelError
 from whisk_services.model.identity import AuthKey, Identity
 from whisk_services.model.names import validate_namespace
@@ -191,6 +196,47 @@ async def run_invoker(args: argparse.Namespace, registry: ServiceRegistry, out: 
         raise AdminError(f"consul: {error}") from error
 
 
+async def config_set_throttles(registry: ServiceRegistry, values: dict[str, int]) -> dict[str, int]:
+    """Set these throttle defaults in Consul KV, keeping the others set there; the result."""
+    raw = await registry.kv_get(THROTTLES_KEY)
+    current: dict[str, int] = {}
+    if raw is not None:
+        try:
+            current = {k: int(v) for k, v in parse_throttles(raw).set().items()}
+        except ModelError:
+            current = {}  # malformed: replaced
+    merged = {**current, **values}
+    await registry.kv_put(THROTTLES_KEY, json.dumps(merged, sort_keys=True).encode())
+    return merged
+
+
+async def run_config(args: argparse.Namespace, registry: ServiceRegistry, out: TextIO) -> None:
+    try:
+        if args.command == "set-throttles":
+            values = {f: getattr(args, f) for f in LIMIT_FIELDS if getattr(args, f) is not None}
+            if not values:
+                raise AdminError("name at least one limit, e.g. --invocationsPerMinute 60")
+            merged = await config_set_throttles(registry, values)
+            print(
+                f"throttle defaults set in consul: {json.dumps(merged, sort_keys=True)}", file=out
+            )
+        elif args.command == "unset-throttles":
+            await registry.kv_delete(THROTTLES_KEY)
+            print("throttle defaults removed from consul: the environment's apply", file=out)
+        else:
+            raw = await registry.kv_get(THROTTLES_KEY)
+            if raw is None:
+                print(f"{THROTTLES_KEY}: not set (the environment's defaults apply)", file=out)
+            else:
+                try:
+                    shown = json.dumps(parse_throttles(raw).set(), sort_keys=True)
+                except ModelError as error:
+                    shown = f"malformed ({error}; the environment's defaults apply)"
+                print(f"{THROTTLES_KEY}: {shown}", file=out)
+    except DiscoveryError as error:
+        raise AdminError(f"consul: {error}") from error
+
+
 def _non_negative(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -270,6 +316,24 @@ def parser() -> argparse.ArgumentParser:
             "--consul-url", help=f"the Consul agent, http://HOST:8500 (default ${CONSUL_URL_ENV})"
         )
 
+    config = groups.add_parser(
+        "config", help="runtime settings the controllers follow live (in Consul KV)"
+    ).add_subparsers(dest="command", required=True)
+    set_throttles = config.add_parser(
+        "set-throttles", help="set throttle defaults (over the controllers' environment)"
+    )
+    for field in LIMIT_FIELDS:
+        set_throttles.add_argument(f"--{field}", type=_non_negative)
+    config_commands = (
+        set_throttles,
+        config.add_parser("unset-throttles", help="back to the environment's throttle defaults"),
+        config.add_parser("show", help="the runtime settings in Consul KV"),
+    )
+    for command in config_commands:
+        command.add_argument(
+            "--consul-url", help=f"the Consul agent, http://HOST:8500 (default ${CONSUL_URL_ENV})"
+        )
+
     catalog_install.add_argument(
         "--catalog-dir",
         type=Path,
@@ -335,7 +399,10 @@ async def _invoker_main(args: argparse.Namespace, open_registry: RegistryOpener 
         return 2
     registry = open_registry(url)
     try:
-        await run_invoker(args, registry, sys.stdout)
+        if args.group == "config":
+            await run_config(args, registry, sys.stdout)
+        else:
+            await run_invoker(args, registry, sys.stdout)
     except AdminError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -352,7 +419,7 @@ async def _main(
     args = parser().parse_args(argv)
     if args.group == "status":
         args.group, args.command = "invoker", "status"
-    if args.group == "invoker":
+    if args.group in ("invoker", "config"):
         return await _invoker_main(args, open_registry)
     try:
         stores, close = await open_databases()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from typing import Protocol
 
 from aiohttp import web
 
@@ -48,6 +49,7 @@ from whisk_services.controller.invoker_health import (
     InvokerHealthMonitor,
 )
 from whisk_services.controller.invoker_pool import ConsulInvokers, InvokerView, StaticInvokers
+from whisk_services.controller.runtime_config import ThrottleDefaults
 from whisk_services.controller.sequences import cancel_all
 from whisk_services.controller.throttles import ThrottleExchange, Throttles
 from whisk_services.daemon import run_daemon
@@ -159,9 +161,40 @@ def throttle_defaults(settings: ControllerSettings) -> NamespaceLimits:
     )
 
 
+class Follower(Protocol):
+    """A background follower the controller starts once serving and stops at the end."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def runtime_config(
+    settings: ControllerSettings,
+    discovery: tuple[ConsulRegistry, ConsulInvokers] | None,
+    throttles: Throttles,
+) -> list[Follower]:
+    """With Consul, the follower of the throttle defaults in its KV (over the environment's)."""
+    if discovery is None:
+        return []
+    return [ThrottleDefaults(discovery[0], throttles, throttle_defaults(settings))]
+
+
+async def open_stores(databases: Databases) -> tuple[DocumentStore, DocumentStore, DocumentStore]:
+    """The subjects, whisks and activations stores, with the indexes each needs."""
+    stores = (
+        (databases.store("subjects"), SUBJECTS_INDEXES),
+        (databases.store("whisks"), WHISKS_INDEXES),
+        (databases.store("activations"), ACTIVATIONS_INDEXES),
+    )
+    for store, indexes in stores:
+        await store.ensure(indexes)
+    return stores[0][0], stores[1][0], stores[2][0]
+
+
 async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
     databases = Databases(settings.couchdb)
-    followers: list[ChangeFollower] = []
+    followers: list[Follower] = []
     runner: web.AppRunner | None = None
     invocations: Invocations | None = None
     exchange: ThrottleExchange | None = None
@@ -169,15 +202,7 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
     discovery: tuple[ConsulRegistry, ConsulInvokers] | None = None
     monitor: InvokerHealthMonitor | None = None
     try:
-        subjects = databases.store("subjects")
-        whisks = databases.store("whisks")
-        activations = databases.store("activations")
-        for store, indexes in (
-            (subjects, SUBJECTS_INDEXES),
-            (whisks, WHISKS_INDEXES),
-            (activations, ACTIVATIONS_INDEXES),
-        ):
-            await store.ensure(indexes)
+        subjects, whisks, activations = await open_stores(databases)
         subjects_feed = ChangeFollower(databases.store("subjects"))
         whisks_feed = ChangeFollower(databases.store("whisks"))
         followers = [subjects_feed, whisks_feed]
@@ -194,6 +219,7 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
         )
         discovery = await open_discovery(settings, bus)
         invokers = discovery[1] if discovery is not None else None
+        followers += runtime_config(settings, discovery, throttles)
         monitor = health_monitor(settings, bus, discovery)
         invocations = await open_invocations(settings, bus, activations, invokers, monitor)
         if bus is not None and invocations is not None:

@@ -190,6 +190,12 @@ class Throttles:
 
     # --- limits -----------------------------------------------------------------------------
 
+    def set_defaults(self, defaults: NamespaceLimits) -> None:
+        """Replace the defaults live (over the system's); every cached limit is resolved
+        again."""
+        self.defaults = SYSTEM_DEFAULTS.merged(defaults)
+        self._limits.clear()
+
     def limits_changed(self, changes: Changes | None) -> None:
         """Forget the limits a batch of subjects changes touched (all of them on None)."""
         if changes is None:
