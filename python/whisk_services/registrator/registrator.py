@@ -75,6 +75,7 @@ class Registrator:
         self._resync_s = resync_s
         self._retry_s = min(retry_s, resync_s)
         self._lock = asyncio.Lock()
+        self._failing = False  # the last resync failed (its warning was logged)
         self._services: dict[str, dict[str, Registration]] = {}  # container id → id → reg.
         self.resyncs = 0  # successful resyncs, for tests and logs
 
@@ -141,8 +142,13 @@ class Registrator:
                         await self._registry.register(registration)
                         log.info("registered %s as %s (resync)", service_id, registration.name)
             except (ContainerSourceError, DiscoveryError) as error:
-                log.warning("resync failed: %s", error)
+                if not self._failing:  # once per outage; the retries go on every 2 s
+                    log.warning("resync failed (retrying until it succeeds): %s", error)
+                self._failing = True
                 return False
+            if self._failing:
+                log.info("resync succeeded again")
+            self._failing = False
             self._services = services
             self.resyncs += 1
             return True

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
+
+import pytest
 
 from tests.unit.registrator.support import inspect
 from whisk_services.adapters.memory_discovery import MemoryRegistry
@@ -263,3 +266,21 @@ def test_run_subscribes_again_when_the_stream_ends() -> None:
         await task
 
     run(body)
+
+
+def test_an_outage_is_logged_once_and_its_end_once(caplog: pytest.LogCaptureFixture) -> None:
+    async def body() -> None:
+        engine, registry = FakeEngine(), MemoryRegistry()
+        engine.add(inspect("web.0", env=WEB, ports={"80/tcp": 1}))
+        subject = registrator(engine, registry, resync_s=30.0, retry_s=0.05)
+        registry.down = True
+        for _ in range(5):
+            assert await subject.resync() is False
+        registry.down = False
+        assert await subject.resync() is True
+
+    with caplog.at_level(logging.INFO, logger="whisk.registrator"):
+        run(body)
+    failed = [r for r in caplog.records if r.getMessage().startswith("resync failed")]
+    back = [r for r in caplog.records if r.getMessage() == "resync succeeded again"]
+    assert (len(failed), len(back)) == (1, 1)
