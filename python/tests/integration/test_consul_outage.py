@@ -11,13 +11,13 @@ own, on a fixed port so it can be stopped and started again), controller 24, inv
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +26,11 @@ import pytest
 from docker.models.containers import Container
 
 from tests.conftest import REPO_ROOT
-from tests.integration.controller_support import Client
-from tests.integration.servers import STARTED, serve
-from tests.integration.test_discovery import Consul, eventually
-from whisk_services.controller.balancer import Balancer
-from whisk_services.controller.invoker_pool import InvokerInfo
-from whisk_services.model.names import FullyQualifiedName
+from tests.integration import cluster_support
+from tests.integration.cluster_support import ConsulCluster, Layout, eventually, network_of
+from tests.integration.servers import serve
 from whisk_testbed.consul import ConsulAgent
-from whisk_testbed.controller import ControllerProcess
 from whisk_testbed.couchdb import CouchDBServer
-from whisk_testbed.invoker import InvokerProcess
 from whisk_testbed.kafka import KafkaBroker
 from whisk_testbed.network import LOOPBACK, free_port
 from whisk_testbed.process import ServerProcess
@@ -57,71 +52,21 @@ PREFIX = f"outagetest-{RUN}"
 IMAGE = "whisk/runtime-base:bookworm"
 LABELS = {"org.whisk.project": "whisk", "org.whisk.test-run": f"outage-{RUN}"}
 SERVICE = f"outage-web-{RUN}"
-WHERE = """
-import socket, time
-def main(args):
-    time.sleep(args.get("sleep", 0))
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.connect(("10.255.255.255", 1))
-        return {"ip": s.getsockname()[0]}
-"""
+LAYOUT = Layout(CONTROLLER, NETWORKS, DB_PREFIX, "out", TTL_S)
+homed = partial(cluster_support.homed, INVOKERS)
 
 
-def home(action: str) -> int:
-    class View:
-        view = tuple(InvokerInfo(n, 1024) for n in INVOKERS)
-
-    return Balancer(View()).choose("guest", FullyQualifiedName.parse(f"/guest/{action}"))
-
-
-def homed(prefix: str, invoker: int) -> str:
-    return next(f"{prefix}{i}" for i in range(100) if home(f"{prefix}{i}") == invoker)
-
-
-class Bed:
+class Bed(ConsulCluster):
     def __init__(
         self, workdir: Path, couchdb: CouchDBServer, kafka: KafkaBroker, consul: ConsulAgent
     ) -> None:
-        self.workdir = workdir
-        self.couchdb = couchdb
-        self.kafka = kafka
+        super().__init__(workdir, couchdb, kafka, consul, LAYOUT)
         self.agent = consul
-        self.consul_url = consul.http_address
-        self.consul = Consul(consul.http_address)
-        self.names = {n: f"test-invoker-out{n}-{uuid.uuid4().hex[:6]}" for n in INVOKERS}
-        self.invokers: dict[int, InvokerProcess] = {}
-        self.controller = ControllerProcess(
-            workdir / "controller",
-            couchdb,
-            db_prefix=DB_PREFIX,
-            kafka_hosts=kafka.bootstrap_servers,
-            instance=CONTROLLER,
-            consul_url=self.consul_url,
-        )
         self.registrator: ServerProcess | None = None
         self.container: Container | None = None
-        self.guest: Client | None = None
 
-    def start_invoker(self, instance: int) -> None:
-        invoker = InvokerProcess(
-            self.workdir / f"invoker{instance}",
-            self.couchdb,
-            self.kafka.bootstrap_servers,
-            unique_name=self.names[instance],
-            network=NETWORKS[instance],
-            db_prefix=DB_PREFIX,
-            instance=instance,
-            consul_url=self.consul_url,
-            env={
-                "WHISK_INVOKER_PAUSE_GRACE_S": "0.5",
-                "WHISK_INVOKER_PREWARM": "python:3.11@256=1",
-                "WHISK_INVOKER_USER_MEMORY_MB": "1024",
-                "WHISK_INVOKER_CONSUL_TTL_S": str(TTL_S),
-            },
-        )
-        STARTED.append(invoker)
-        self.invokers[instance] = invoker
-        invoker.start()
+    def invoker_dir(self, instance: int) -> Path:
+        return self.workdir / f"invoker{instance}"
 
     def start_registrator(self) -> None:
         log_path = self.workdir / "registrator" / "registrator.log"
@@ -177,48 +122,18 @@ class Bed:
             return False
 
     def wskadmin(self, *args: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "whisk_services.cli.wskadmin", *args],
-            env={**self.controller.env, "WHISK_CONTROLLER_CONSUL_URL": self.consul_url},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = super().wskadmin(*args)
         assert result.returncode == 0, result.stderr
         return result
-
-    def put_action(self, name: str) -> None:
-        assert self.guest is not None
-        body = {"exec": {"kind": "python:3.11", "code": WHERE}, "limits": {"timeout": 60_000}}
-        response = self.guest.call(
-            "PUT", f"/namespaces/_/actions/{name}", params={"overwrite": "true"}, json=body
-        )
-        assert response.status_code == 200, response.text
-
-    def invoke(self, action: str, args: dict[str, object] | None = None) -> Any:
-        assert self.guest is not None
-        return self.guest.call(
-            "POST", f"/namespaces/_/actions/{action}", params={"blocking": "true"}, json=args or {}
-        )
 
     def ran_on(self, action: str) -> int:
         response = self.invoke(action)
         assert response.status_code == 200, response.text
         return where(response.json()["response"]["result"])
 
-    def record(self, activation_id: str) -> dict[str, Any] | None:
-        assert self.guest is not None
-        response = self.guest.call("GET", f"/namespaces/_/activations/{activation_id}")
-        return response.json() if response.status_code == 200 else None
-
 
 def where(result: dict[str, Any]) -> int:
-    address = ipaddress.ip_address(result["ip"])
-    for instance, (_, subnet, _) in NETWORKS.items():
-        if address in ipaddress.ip_network(subnet):
-            return instance
-    raise AssertionError(f"{address} is on no invoker's network")
+    return network_of(NETWORKS, result["ip"])
 
 
 @pytest.fixture(scope="module")
@@ -235,10 +150,8 @@ def bed(
 ) -> Iterator[Bed]:
     bed = Bed(test_logs / "outage", couchdb, kafka_broker, private_consul)
     engine = docker.from_env()
-    STARTED.append(bed.controller)
     try:
-        bed.controller.start()
-        bed.guest = Client(bed.controller.url, bed.controller.create_subject("guest-user", "guest"))
+        bed.start_controller()
         for n in INVOKERS:
             bed.start_invoker(n)
         bed.start_registrator()
@@ -247,18 +160,12 @@ def bed(
     finally:
         if bed.registrator is not None:
             bed.registrator.stop()
-        bed.controller.stop()
-        for invoker in bed.invokers.values():
-            invoker.stop()
+        bed.stop()
         for container in engine.containers.list(
             all=True, filters={"label": f"org.whisk.test-run={LABELS['org.whisk.test-run']}"}
         ):
             container.remove(force=True)
-        for name in bed.names.values():
-            for container in engine.containers.list(
-                all=True, filters={"label": f"org.whisk.invoker={name}"}, sparse=True
-            ):
-                container.remove(force=True)
+        bed.remove_containers(engine)
         engine.close()
 
 

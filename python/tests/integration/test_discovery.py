@@ -9,36 +9,22 @@ action's home invoker is computed with the balancer's own hash over the two invo
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
-import json
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import docker
 import pytest
 
-from tests.integration.controller_support import Client
-from tests.integration.servers import STARTED
-from whisk_services.controller.balancer import Balancer
-from whisk_services.controller.invoker_pool import InvokerInfo
-from whisk_services.model.names import FullyQualifiedName
+from tests.integration.cluster_support import ConsulCluster, Layout, eventually, home
 from whisk_testbed.consul import ConsulAgent
-from whisk_testbed.controller import ControllerProcess
 from whisk_testbed.couchdb import CouchDBServer
-from whisk_testbed.invoker import InvokerProcess
 from whisk_testbed.kafka import KafkaBroker
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
 DB_PREFIX = "discovery_"
 CONTROLLER = 20
 INVOKERS = (20, 21)
@@ -47,6 +33,7 @@ NETWORKS = {
     20: ("whisk-test-disc20", "172.31.238.0/25", "whisktdsc0"),
     21: ("whisk-test-disc21", "172.31.238.128/25", "whisktdsc1"),
 }
+LAYOUT = Layout(CONTROLLER, NETWORKS, DB_PREFIX, "disc", TTL_S)
 ACTIONS = [f"where{i}" for i in range(6)]
 CODE = """
 import socket
@@ -57,143 +44,32 @@ def main(args):
 """
 
 
-def eventually(probe: Callable[[], T | None], what: str, timeout_s: float = 30.0) -> T:
-    end = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value is not None and value is not False:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
-class Consul:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def call(self, path: str, method: str = "GET") -> Any:
-        request = urllib.request.Request(f"{self.url}{path}", method=method)  # noqa: S310
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-            text = response.read()
-            return json.loads(text) if text else None
-
-    def health(self) -> dict[str, str]:
-        """Each invoker service id and its worst check status."""
-        out = {}
-        for entry in self.call("/v1/health/service/invoker"):
-            statuses = [c["Status"] for c in entry["Checks"]]
-            worst = next((s for s in ("critical", "warning") if s in statuses), "passing")
-            out[entry["Service"]["ID"]] = worst
-        return out
-
-
-class Bed:
-    def __init__(
-        self,
-        workdir: Path,
-        couchdb: CouchDBServer,
-        kafka: KafkaBroker,
-        consul: ConsulAgent,
-    ) -> None:
-        self.workdir = workdir
-        self.couchdb = couchdb
-        self.kafka = kafka
-        self.consul_url = consul.http_address
-        self.consul = Consul(consul.http_address)
-        self.names = {n: f"test-invoker-disc{n}-{uuid.uuid4().hex[:6]}" for n in INVOKERS}
-        self.invokers: dict[int, InvokerProcess] = {}
-        self.controller = ControllerProcess(
-            workdir / "controller",
-            couchdb,
-            db_prefix=DB_PREFIX,
-            kafka_hosts=kafka.bootstrap_servers,
-            instance=CONTROLLER,
-            consul_url=self.consul_url,
-        )
-        self.guest: Client | None = None
-        self.starts = 0
-
-    def start_invoker(self, instance: int) -> InvokerProcess:
-        self.starts += 1
-        invoker = InvokerProcess(
-            self.workdir / f"invoker{instance}-{self.starts}",
-            self.couchdb,
-            self.kafka.bootstrap_servers,
-            unique_name=self.names[instance],
-            network=NETWORKS[instance],
-            db_prefix=DB_PREFIX,
-            instance=instance,
-            consul_url=self.consul_url,
-            env={
-                "WHISK_INVOKER_PAUSE_GRACE_S": "0.5",
-                "WHISK_INVOKER_PREWARM": "python:3.11@256=1",
-                "WHISK_INVOKER_USER_MEMORY_MB": "1024",
-                "WHISK_INVOKER_CONSUL_TTL_S": str(TTL_S),
-            },
-        )
-        STARTED.append(invoker)
-        self.invokers[instance] = invoker
-        invoker.start()
-        return invoker
-
-    def wskadmin(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "whisk_services.cli.wskadmin", *args],
-            env={**self.controller.env, "WHISK_CONTROLLER_CONSUL_URL": self.consul_url},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
+class Bed(ConsulCluster):
     def ran_on(self, action: str) -> int:
         """Invoke ``action`` (blocking) and answer the invoker whose network ran it."""
-        assert self.guest is not None
-        response = self.guest.call(
-            "POST", f"/namespaces/_/actions/{action}", params={"blocking": "true"}, json={}
-        )
+        response = self.invoke(action)
         assert response.status_code == 200, response.text
-        address = ipaddress.ip_address(response.json()["response"]["result"]["ip"])
-        for instance, (_, subnet, _) in NETWORKS.items():
-            if address in ipaddress.ip_network(subnet):
-                return instance
-        raise AssertionError(f"{address} is on no invoker's network")
+        return self.where(response.json()["response"]["result"])
 
 
 @pytest.fixture(scope="module")
 def bed(
     test_logs: Path, couchdb: CouchDBServer, kafka_broker: KafkaBroker, consul_agent: ConsulAgent
 ) -> Iterator[Bed]:
-    bed = Bed(test_logs / "discovery", couchdb, kafka_broker, consul_agent)
-    STARTED.append(bed.controller)
-    bed.controller.start()
+    bed = Bed(test_logs / "discovery", couchdb, kafka_broker, consul_agent, LAYOUT)
     try:
-        bed.guest = Client(bed.controller.url, bed.controller.create_subject("guest-user", "guest"))
+        bed.start_controller()
         yield bed
     finally:
-        bed.controller.stop()
-        for invoker in bed.invokers.values():
-            invoker.stop()
-        for n in INVOKERS:
-            with contextlib.suppress(urllib.error.HTTPError):  # 404: already gone
-                bed.consul.call(f"/v1/agent/service/deregister/invoker{n}", "PUT")
-            bed.consul.call(f"/v1/kv/whisk/invokers/invoker{n}/drain", "DELETE")
+        bed.stop()
+        bed.forget_invokers("/drain")
         engine = docker.from_env()
-        for name in bed.names.values():
-            for container in engine.containers.list(
-                all=True, filters={"label": f"org.whisk.invoker={name}"}, sparse=True
-            ):
-                container.remove(force=True)
+        bed.remove_containers(engine)
         engine.close()
 
 
 def homes() -> dict[str, int]:
-    class View:
-        view = tuple(InvokerInfo(n, 1024) for n in INVOKERS)
-
-    balancer = Balancer(View())
-    return {a: balancer.choose("guest", FullyQualifiedName.parse(f"/guest/{a}")) for a in ACTIONS}
+    return {a: home(INVOKERS, a) for a in ACTIONS}
 
 
 def test_invokers_register_and_turn_passing(bed: Bed) -> None:

@@ -9,13 +9,7 @@ Restarted, it takes its home actions again. An invoker whose activations are sys
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
-import subprocess
-import sys
 import time
-import urllib.error
-import uuid
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -23,16 +17,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.integration.controller_support import Client
-from tests.integration.servers import STARTED
-from tests.integration.test_discovery import Consul, eventually
-from whisk_services.controller.balancer import Balancer
-from whisk_services.controller.invoker_pool import InvokerInfo
-from whisk_services.model.names import FullyQualifiedName
+from tests.integration import cluster_support
+from tests.integration.cluster_support import WHERE, ConsulCluster, Layout, eventually
 from whisk_testbed.consul import ConsulAgent
-from whisk_testbed.controller import ControllerProcess
 from whisk_testbed.couchdb import CouchDBServer
-from whisk_testbed.invoker import InvokerProcess
 from whisk_testbed.kafka import KafkaBroker
 
 pytestmark = pytest.mark.integration
@@ -47,96 +35,21 @@ NETWORKS = {
     22: ("whisk-test-health22", "172.31.237.0/25", "whisktdhl0"),
     23: ("whisk-test-health23", "172.31.237.128/25", "whisktdhl1"),
 }
-WHERE = """
-import socket, time
-def main(args):
-    time.sleep(args.get("sleep", 0))
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.connect(("10.255.255.255", 1))
-        return {"ip": s.getsockname()[0]}
-"""
+LAYOUT = Layout(CONTROLLER, NETWORKS, DB_PREFIX, "hlth", TTL_S)
+homed = partial(cluster_support.homed, INVOKERS)
 
 
-def home(action: str) -> int:
-    class View:
-        view = tuple(InvokerInfo(n, 1024) for n in INVOKERS)
-
-    return Balancer(View()).choose("guest", FullyQualifiedName.parse(f"/guest/{action}"))
-
-
-def homed(prefix: str, invoker: int) -> str:
-    return next(f"{prefix}{i}" for i in range(100) if home(f"{prefix}{i}") == invoker)
-
-
-class Bed:
-    def __init__(
-        self, workdir: Path, couchdb: CouchDBServer, kafka: KafkaBroker, consul: ConsulAgent
-    ) -> None:
-        self.workdir = workdir
-        self.couchdb = couchdb
-        self.kafka = kafka
-        self.consul_url = consul.http_address
-        self.consul = Consul(consul.http_address)
-        self.names = {n: f"test-invoker-hlth{n}-{uuid.uuid4().hex[:6]}" for n in INVOKERS}
-        self.invokers: dict[int, InvokerProcess] = {}
-        self.controller = ControllerProcess(
-            workdir / "controller",
-            couchdb,
-            db_prefix=DB_PREFIX,
-            kafka_hosts=kafka.bootstrap_servers,
-            instance=CONTROLLER,
-            consul_url=self.consul_url,
-        )
-        self.controller.env["WHISK_CONTROLLER_ACK_TIMEOUT_S"] = str(ACK_GRACE_S)
-        self.controller.env["WHISK_CONTROLLER_HEALTH_CYCLE_S"] = str(CYCLE_S)
-        self.guest: Client | None = None
-        self.starts = 0
-
-    def start_invoker(self, instance: int) -> InvokerProcess:
-        self.starts += 1
-        env = {
-            "WHISK_INVOKER_PAUSE_GRACE_S": "0.5",
-            "WHISK_INVOKER_PREWARM": "python:3.11@256=1",
-            "WHISK_INVOKER_USER_MEMORY_MB": "1024",
-            "WHISK_INVOKER_CONSUL_TTL_S": str(TTL_S),
-        }
+class Bed(ConsulCluster):
+    def invoker_env(self, instance: int) -> dict[str, str]:
+        env = super().invoker_env(instance)
         if instance == 23:  # no nodejs here: its nodejs activations are system errors
             env["WHISK_INVOKER_RUNTIME_IMAGES"] = "python:3.11=whisk/action-python:3.11"
-        invoker = InvokerProcess(
-            self.workdir / f"invoker{instance}-{self.starts}",
-            self.couchdb,
-            self.kafka.bootstrap_servers,
-            unique_name=self.names[instance],
-            network=NETWORKS[instance],
-            db_prefix=DB_PREFIX,
-            instance=instance,
-            consul_url=self.consul_url,
-            env=env,
-        )
-        STARTED.append(invoker)
-        self.invokers[instance] = invoker
-        invoker.start()
-        return invoker
+        return env
 
     def wskadmin_status(self) -> dict[str, str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "whisk_services.cli.wskadmin", "invoker", "status"],
-            env={**self.controller.env, "WHISK_CONTROLLER_CONSUL_URL": self.consul_url},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = self.wskadmin("invoker", "status")
         assert result.returncode == 0, result.stderr
         return {line.split()[0]: line for line in result.stdout.splitlines()}
-
-    def put_action(self, name: str, kind: str, code: str, timeout_ms: int = 60_000) -> None:
-        assert self.guest is not None
-        body = {"exec": {"kind": kind, "code": code}, "limits": {"timeout": timeout_ms}}
-        response = self.guest.call(
-            "PUT", f"/namespaces/_/actions/{name}", params={"overwrite": "true"}, json=body
-        )
-        assert response.status_code == 200, response.text
 
     def start(self, action: str, args: dict[str, object]) -> str:
         assert self.guest is not None
@@ -145,52 +58,39 @@ class Bed:
         return str(response.json()["activationId"])
 
     def ran_on(self, action: str) -> int | None:
-        assert self.guest is not None
-        response = self.guest.call(
-            "POST", f"/namespaces/_/actions/{action}", params={"blocking": "true"}, json={}
-        )
+        response = self.invoke(action)
         if response.status_code != 200:
             return None
-        address = ipaddress.ip_address(response.json()["response"]["result"]["ip"])
-        for instance, (_, subnet, _) in NETWORKS.items():
-            if address in ipaddress.ip_network(subnet):
-                return instance
-        raise AssertionError(f"{address} is on no invoker's network")
-
-    def record(self, activation_id: str) -> dict[str, object] | None:
-        assert self.guest is not None
-        response = self.guest.call("GET", f"/namespaces/_/activations/{activation_id}")
-        return response.json() if response.status_code == 200 else None
+        return self.where(response.json()["response"]["result"])
 
 
 @pytest.fixture(scope="module")
 def bed(
     test_logs: Path, couchdb: CouchDBServer, kafka_broker: KafkaBroker, consul_agent: ConsulAgent
 ) -> Iterator[Bed]:
-    bed = Bed(test_logs / "health", couchdb, kafka_broker, consul_agent)
-    STARTED.append(bed.controller)
-    bed.controller.start()
+    bed = Bed(
+        test_logs / "health",
+        couchdb,
+        kafka_broker,
+        consul_agent,
+        LAYOUT,
+        controller_env={
+            "WHISK_CONTROLLER_ACK_TIMEOUT_S": str(ACK_GRACE_S),
+            "WHISK_CONTROLLER_HEALTH_CYCLE_S": str(CYCLE_S),
+        },
+    )
     try:
-        bed.guest = Client(bed.controller.url, bed.controller.create_subject("guest-user", "guest"))
+        bed.start_controller()
         for n in INVOKERS:
             bed.start_invoker(n)
         both = {"invoker22": "passing", "invoker23": "passing"}
         eventually(lambda: bed.consul.health() == both, "both invokers passing")
         yield bed
     finally:
-        bed.controller.stop()
-        for invoker in bed.invokers.values():
-            invoker.stop()
-        for n in INVOKERS:
-            with contextlib.suppress(urllib.error.HTTPError):  # 404: already gone
-                bed.consul.call(f"/v1/agent/service/deregister/invoker{n}", "PUT")
-            bed.consul.call(f"/v1/kv/whisk/invokers/invoker{n}?recurse", "DELETE")
+        bed.stop()
+        bed.forget_invokers("?recurse")
         engine = docker.from_env()
-        for name in bed.names.values():
-            for container in engine.containers.list(
-                all=True, filters={"label": f"org.whisk.invoker={name}"}, sparse=True
-            ):
-                container.remove(force=True)
+        bed.remove_containers(engine)
         engine.close()
 
 
