@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from whisk_services.controller import errors
-from whisk_services.controller.acks import DEFAULT_TIMEOUT_MS
-from whisk_services.controller.balancer import DEFAULT_MEMORY_MB
 from whisk_services.controller.errors import ApiError
 from whisk_services.controller.invocations import Finished, Invocations
 from whisk_services.model.activation import new_activation_id
 from whisk_services.model.entities import Action
 from whisk_services.model.identity import Identity
+from whisk_services.model.limits import ActionLimits
 from whisk_services.model.messages import ActivationMessage, MessageUser
 from whisk_services.model.names import EntityPath, FullyQualifiedName
 from whisk_services.model.parameters import Parameters
@@ -78,13 +77,11 @@ def arguments(
 class Activator:
     """Sends the activations of one controller.
 
-    ``message`` remembers the memory and time limits of each message's action, by
-    activation id, until ``start`` or ``run`` sends it: the balancer counts the memory
-    against the invoker, the ack tracker waits for the completion as long as the time
-    limit plus the ack grace."""
+    ``start`` and ``run`` take the action's limits with the message: the balancer counts
+    its memory against the invoker, and the ack tracker waits for the completion as long
+    as its time limit plus the ack grace."""
 
     invocations: Invocations
-    _limits: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
 
     def message(
         self,
@@ -114,20 +111,19 @@ class Activator:
             cause=cause,
             accepted_ms=time.time_ns() // 1_000_000,
         )
-        limits = target.action.limits
-        self._limits[message.activation_id] = (limits.memory, limits.timeout)
         return message
 
-    def _limits_of(self, message: ActivationMessage) -> tuple[int, int]:
-        return self._limits.pop(message.activation_id, (DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_MS))
-
-    async def start(self, message: ActivationMessage) -> None:
+    async def start(self, message: ActivationMessage, limits: ActionLimits) -> None:
         """Send a non-blocking activation; return once Kafka acknowledged it."""
-        memory_mb, timeout_ms = self._limits_of(message)
-        await self.invocations.send(message, memory_mb, timeout_ms)
+        await self.invocations.send(message, limits.memory, limits.timeout)
 
     async def run(
-        self, message: ActivationMessage, wait_s: float | None, *, capped: bool = True
+        self,
+        message: ActivationMessage,
+        limits: ActionLimits,
+        wait_s: float | None,
+        *,
+        capped: bool = True,
     ) -> Finished | None:
         """Send a blocking activation and wait for it (at most ``wait_s``, capped by the
         controller's maximum unless ``capped`` is false, as for a sequence's components,
@@ -135,5 +131,4 @@ class Activator:
         limit = self.invocations.max_wait_s
         if wait_s is not None:
             limit = min(limit, wait_s) if capped else wait_s
-        memory_mb, timeout_ms = self._limits_of(message)
-        return await self.invocations.send_and_wait(message, limit, memory_mb, timeout_ms)
+        return await self.invocations.send_and_wait(message, limit, limits.memory, limits.timeout)

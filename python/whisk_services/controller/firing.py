@@ -177,7 +177,7 @@ class Firing:
             message = activator.message(
                 self.identity, target, arguments, transid=transid, blocking=False, api_key=api_key
             )
-            await activator.start(message)
+            await activator.start(message, target.action.limits)
         except ApiError as error:
             return _failed(rule, action, error)
         except MessagingError as error:

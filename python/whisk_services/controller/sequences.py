@@ -242,7 +242,7 @@ class Conductor:
         chain.ids.append(message.activation_id)
         wait_s = target.action.limits.timeout / 1000 + self.margin_s
         try:
-            finished = await self.activator.run(message, wait_s, capped=False)
+            finished = await self.activator.run(message, target.action.limits, wait_s, capped=False)
         except MessagingError as error:
             log.warning("[%s] component %s not queued: %s", self.transid, name, error)
             return ActivationResponse.whisk_error(errors.sequence_component_unqueued(name))

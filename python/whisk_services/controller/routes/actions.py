@@ -263,9 +263,9 @@ async def invoke_action(request: web.Request) -> web.Response:
     )
     try:
         if not blocking:
-            await activator.start(message)
+            await activator.start(message, target.action.limits)
             return _answer(message.activation_id, None, result_only)
-        finished = await activator.run(message, timeout_s)
+        finished = await activator.run(message, target.action.limits, timeout_s)
     except MessagingError as error:
         log.warning(
             "[%s] activation %s not queued: %s", message.transid, message.activation_id, error

@@ -372,7 +372,7 @@ async def run_web_action(
     # No API key: the owner's key is stored only as a hash, and the caller's is not theirs.
     message = activator.message(owner, target, payload, transid=tid, blocking=True)
     try:
-        return message.activation_id, await activator.run(message, None)
+        return message.activation_id, await activator.run(message, target.action.limits, None)
     except MessagingError as error:
         log.warning("[%s] activation %s not queued: %s", tid, message.activation_id, error)
         raise ApiError(503, errors.QUEUE_UNAVAILABLE) from error
