@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self
 
 from whisk_services.model._json import (
     ENTITY_TYPE_FIELD,
@@ -109,8 +109,37 @@ def _doc_id(path: EntityPath, name: str) -> str:
     return FullyQualifiedName(path, name).as_path()
 
 
+class _Entity(Protocol):
+    """What every stored entity offers the ``_Document`` mixin."""
+
+    ENTITY_TYPE: ClassVar[str]
+
+    @property
+    def path(self) -> EntityPath: ...
+
+    @property
+    def name(self) -> str: ...
+
+    def to_api(self) -> JsonObject: ...
+
+
+class _Document:
+    """The stored form every entity shares: its id `ns/name`, and the GET shape plus
+    `entityType` as the document."""
+
+    __slots__ = ()
+
+    def doc_id(self: _Entity) -> str:
+        """The id of the stored document: `ns/name`."""
+        return _doc_id(self.path, self.name)
+
+    def to_doc(self: _Entity) -> JsonObject:
+        """The stored document: the GET shape plus `entityType`."""
+        return {**self.to_api(), ENTITY_TYPE_FIELD: self.ENTITY_TYPE}
+
+
 @dataclass(frozen=True, slots=True)
-class Action:
+class Action(_Document):
     """An action: its exec, limits, default parameters and annotations."""
 
     ENTITY_TYPE: ClassVar[str] = "action"
@@ -212,14 +241,6 @@ class Action:
             "updated": self.updated,
         }
 
-    def doc_id(self) -> str:
-        """The id of the stored document: `ns[/pkg]/name`."""
-        return _doc_id(self.path, self.name)
-
-    def to_doc(self) -> JsonObject:
-        """The stored document: the GET shape (with code) plus `entityType`."""
-        return {**self.to_api(), ENTITY_TYPE_FIELD: self.ENTITY_TYPE}
-
     @classmethod
     def from_doc(cls, doc: JsonObject) -> Self:
         """Restore the action `to_doc` stored."""
@@ -276,7 +297,7 @@ class TriggerRule:
 
 
 @dataclass(frozen=True, slots=True)
-class Trigger:
+class Trigger(_Document):
     """A named event channel; the rules it fires are kept in the trigger itself."""
 
     ENTITY_TYPE: ClassVar[str] = "trigger"
@@ -349,14 +370,6 @@ class Trigger:
             out["rules"] = {key: link.to_api() for key, link in self.rules}
         return out
 
-    def doc_id(self) -> str:
-        """The id of the stored document: `ns/name`."""
-        return _doc_id(self.path, self.name)
-
-    def to_doc(self) -> JsonObject:
-        """The stored document: the GET shape plus `entityType`."""
-        return {**self.to_api(), ENTITY_TYPE_FIELD: self.ENTITY_TYPE}
-
     @classmethod
     def from_doc(cls, doc: JsonObject) -> Self:
         """Restore the trigger `to_doc` stored, with its rule links in their order."""
@@ -373,7 +386,7 @@ class Trigger:
 
 
 @dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(_Document):
     """Connects a trigger to an action."""
 
     ENTITY_TYPE: ClassVar[str] = "rule"
@@ -449,14 +462,6 @@ class Rule:
             "updated": self.updated,
         }
 
-    def doc_id(self) -> str:
-        """The id of the stored document: `ns/name`."""
-        return _doc_id(self.path, self.name)
-
-    def to_doc(self) -> JsonObject:
-        """The stored document: the GET shape with the stored status, plus `entityType`."""
-        return {**self.to_api(), ENTITY_TYPE_FIELD: self.ENTITY_TYPE}
-
     @classmethod
     def from_doc(cls, doc: JsonObject) -> Self:
         """Restore the rule `to_doc` stored."""
@@ -510,7 +515,7 @@ class Binding:
 
 
 @dataclass(frozen=True, slots=True)
-class Package:
+class Package(_Document):
     """A package of actions and feeds, or a binding to another package."""
 
     ENTITY_TYPE: ClassVar[str] = "package"
@@ -578,14 +583,6 @@ class Package:
             "annotations": self.annotations.to_api(),
             "updated": self.updated,
         }
-
-    def doc_id(self) -> str:
-        """The id of the stored document: `ns/name`."""
-        return _doc_id(self.path, self.name)
-
-    def to_doc(self) -> JsonObject:
-        """The stored document: the GET shape plus `entityType`."""
-        return {**self.to_api(), ENTITY_TYPE_FIELD: self.ENTITY_TYPE}
 
     @classmethod
     def from_doc(cls, doc: JsonObject) -> Self:
