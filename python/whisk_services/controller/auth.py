@@ -52,15 +52,32 @@ class Authenticator:
     def __init__(self, subjects: DocumentStore, follower: ChangeFollower) -> None:
         self.subjects = subjects
         self._known: dict[str, _Known] = {}
+        self._owners: dict[str, Identity | None] = {}  # namespace → owner (None: none)
         follower.subscribe(self._invalidate)
 
     def _invalidate(self, changes: Changes | None) -> None:
+        self._owners.clear()  # any subject change may give or take a namespace's owner
         if changes is None:
             self._known.clear()
             return
         changed = set(changes.ids)
         for uuid in [u for u, k in self._known.items() if k.doc_id in changed]:
             del self._known[uuid]
+
+    async def owner_of(self, namespace: str) -> Identity | None:
+        """The identity of a subject owning ``namespace`` (a blocked one does not count),
+        cached until the subjects database changes."""
+        if namespace in self._owners:
+            return self._owners[namespace]
+        owner: Identity | None = None
+        for doc in await self.subjects.query("namespaces", [namespace], limit=None):
+            try:
+                owner = Identity.from_doc(doc.body)
+                break
+            except ModelError:
+                continue
+        self._owners[namespace] = owner
+        return owner
 
     async def identify(self, header: str | None) -> Identity:
         key = parse_basic(header)

@@ -131,3 +131,29 @@ def test_authenticator_forgets_a_changed_subject() -> None:
             await auth.identify(header(key))
 
     asyncio.run(scenario())
+
+
+def test_a_namespace_owner_is_read_once_until_the_subjects_change() -> None:
+    async def scenario() -> None:
+        subjects = CountingStore()
+        await subjects.ensure(SUBJECTS_INDEXES)
+        identity = Identity.create("guest-user", "guest", AuthKey.generate())
+        await subjects.put(identity.doc_id(), identity.to_doc())
+        follower = ChangeFollower(subjects)
+        auth = Authenticator(subjects, follower)
+
+        for _ in range(3):
+            owner = await auth.owner_of("guest")
+            assert owner is not None
+            assert owner.subject == "guest-user"
+            assert await auth.owner_of("nobody") is None
+        assert subjects.queries == 2
+
+        other = Identity.create("nobody-user", "nobody", AuthKey.generate())
+        await subjects.put(other.doc_id(), other.to_doc())
+        follower._tell(Changes((other.doc_id(),), 2, ("1-x",)))
+        found = await auth.owner_of("nobody")
+        assert found is not None
+        assert found.subject == "nobody-user"
+
+    asyncio.run(scenario())

@@ -212,13 +212,10 @@ def cors_headers(request: web.Request) -> dict[str, str]:
 async def namespace_owner(request: web.Request, namespace: str) -> Identity:
     """The identity of a subject owning ``namespace`` (a blocked one does not count): the
     activation runs, and is paid for, as it. 404 when there is none."""
-    subjects = services(request).authenticator.subjects
-    for doc in await subjects.query("namespaces", [namespace], limit=None):
-        try:
-            return Identity.from_doc(doc.body)
-        except ModelError:
-            continue
-    raise ApiError(404, errors.NOT_FOUND)
+    owner = await services(request).authenticator.owner_of(namespace)
+    if owner is None:
+        raise ApiError(404, errors.NOT_FOUND)
+    return owner
 
 
 async def exported_action(request: web.Request, owner: Identity, named: WebName) -> Target:
