@@ -25,8 +25,9 @@ per-minute counts; a report received more than ``STALE_IN_FLIGHT_S`` ago adds no
 the in-flight counts (a controller that stopped). Without Kafka the throttles apply to
 this controller's own counts.
 
-An activation whose completion never comes is forgotten after ``expiry_s`` (the largest
-action time limit plus a minute), so the in-flight counts cannot leak.
+The in-flight counts cannot leak: the controller's ack tracker ends every activation it
+sent, with its completion or, past its time limit and the ack grace, with the record the
+controller writes itself, and either way ``activation_done`` is called.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ from whisk_services.controller.changes import ChangeFollower
 from whisk_services.controller.errors import ApiError
 from whisk_services.model.errors import ModelError
 from whisk_services.model.identity import Identity
-from whisk_services.model.limits import DEFAULT_BOUNDS
 from whisk_services.model.messages import ActivationMessage
 from whisk_services.model.namespace_limits import SYSTEM_DEFAULTS, NamespaceLimits
 from whisk_services.ports.documents import Changes, DocumentStore
@@ -65,8 +65,6 @@ PUBLISH_INTERVAL_S = 0.1
 HEARTBEAT_S = 2.0
 STALE_IN_FLIGHT_S = 10.0
 # An activation without a completion is dropped after the largest action time limit + 60 s.
-DEFAULT_EXPIRY_S = DEFAULT_BOUNDS.max_timeout_ms / 1000 + 60.0
-_SWEEP_EVERY_S = 1.0
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); tests inject their own."""
@@ -169,11 +167,9 @@ class Throttles:
         defaults: NamespaceLimits = SYSTEM_DEFAULTS,
         follower: ChangeFollower | None = None,
         clock: Clock = time.time,
-        expiry_s: float = DEFAULT_EXPIRY_S,
     ) -> None:
         self.controller = controller
         self.defaults = SYSTEM_DEFAULTS.merged(defaults)
-        self.expiry_s = expiry_s
         self._subjects = subjects
         self._clock = clock
         self._limits: dict[str, NamespaceLimits] = {}
@@ -181,8 +177,7 @@ class Throttles:
         self._invocations: dict[str, int] = {}
         self._fires: dict[str, int] = {}
         self._in_flight: dict[str, int] = {}
-        self._activations: dict[str, tuple[str, float]] = {}
-        self._next_sweep = 0.0
+        self._activations: dict[str, str] = {}
         self._peers: dict[int, _Peer] = {}
         self.changed = False
         if follower is not None:
@@ -278,9 +273,7 @@ class Throttles:
 
     def in_flight(self, namespace: str) -> int:
         """Activations of ``namespace`` in flight, across the controllers."""
-        now = self._clock()
-        self._sweep(now)
-        fresh = now - STALE_IN_FLIGHT_S
+        fresh = self._clock() - STALE_IN_FLIGHT_S
         peers = self._peers.values()
         others = sum(p.report.in_flight.get(namespace, 0) for p in peers if p.received >= fresh)
         return self._in_flight.get(namespace, 0) + others
@@ -292,15 +285,15 @@ class Throttles:
         if message.activation_id in self._activations:
             return
         namespace = message.user.namespace
-        self._activations[message.activation_id] = (namespace, self._clock() + self.expiry_s)
+        self._activations[message.activation_id] = namespace
         _increment(self._in_flight, namespace)
         self.changed = True
 
     def activation_done(self, activation_id: str) -> None:
         """The activation completed, or its send failed; unknown ids are ignored."""
-        entry = self._activations.pop(activation_id, None)
-        if entry is not None:
-            self._release(entry[0])
+        namespace = self._activations.pop(activation_id, None)
+        if namespace is not None:
+            self._release(namespace)
 
     def _release(self, namespace: str) -> None:
         left = self._in_flight.get(namespace, 0) - 1
@@ -310,24 +303,12 @@ class Throttles:
             self._in_flight.pop(namespace, None)
         self.changed = True
 
-    def _sweep(self, now: float) -> None:
-        """Forget the activations whose completion is overdue (at most once a second)."""
-        if now < self._next_sweep:
-            return
-        self._next_sweep = now + _SWEEP_EVERY_S
-        expired = [key for key, (_, deadline) in self._activations.items() if deadline <= now]
-        for key in expired:
-            namespace, _ = self._activations.pop(key)
-            log.warning("no completion for activation %s: no longer counted in flight", key)
-            self._release(namespace)
-
     # --- the exchange between controllers ---------------------------------------------------
 
     def report(self) -> ThrottleReport:
         """This controller's counts now (and the changes since the last report are taken)."""
         now = self._clock()
         self._roll()
-        self._sweep(now)
         self.changed = False
         return ThrottleReport(
             controller=self.controller,

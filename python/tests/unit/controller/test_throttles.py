@@ -39,7 +39,6 @@ from whisk_services.controller.context import Services
 from whisk_services.controller.errors import ApiError
 from whisk_services.controller.invocations import Invocations
 from whisk_services.controller.throttles import (
-    DEFAULT_EXPIRY_S,
     STALE_IN_FLIGHT_S,
     TOPIC,
     ThrottleExchange,
@@ -55,6 +54,7 @@ from whisk_services.model.names import EntityPath, FullyQualifiedName
 from whisk_services.model.namespace_limits import NamespaceLimits
 from whisk_services.ports.databases import ACTIVATIONS_INDEXES, SUBJECTS_INDEXES, WHISKS_INDEXES
 from whisk_services.ports.documents import Changes
+from whisk_services.ports.messaging import TopicSpec
 
 START = 1_700_000_040.0  # the first second of an epoch minute
 
@@ -189,19 +189,22 @@ def test_the_31st_concurrent_invoke_is_429_and_a_completion_frees_a_slot() -> No
     run(scenario)
 
 
-def test_an_activation_whose_completion_never_comes_expires() -> None:
+def test_an_activation_whose_completion_never_comes_is_freed_by_the_ack_timeout() -> None:
     async def scenario() -> None:
-        clock = Clock()
-        throttles = await throttles_with(clock, guest=NamespaceLimits(concurrentInvocations=1))
-        throttles.activation_sent(message_for())
-        await refused(throttles.check_invoke(GUEST))
-        clock.now = START + DEFAULT_EXPIRY_S - 1
+        bus, store = MemoryBus(), MemoryDocumentStore("activations")
+        await bus.ensure_topics([TopicSpec("invoker0", 1000), TopicSpec("completed0", 1000)])
+        throttles = await throttles_with(Clock(), guest=NamespaceLimits(concurrentInvocations=1))
+        invocations = Invocations(
+            bus.producer(), store, Balancer((0,)), 0, ack_grace_s=0.2, tracker=throttles
+        )
+        invocations.acks.start()
+        await invocations.send(message_for(), memory_mb=256, timeout_ms=100)
         assert throttles.in_flight("guest") == 1
-        clock.now = START + DEFAULT_EXPIRY_S + 1
-        assert throttles.in_flight("guest") == 0
+        await refused(throttles.check_invoke(GUEST))
+        await until(lambda: throttles.in_flight("guest") == 0)  # no completion ever comes
         await throttles.check_invoke(GUEST)
+        await invocations.close()
 
-    assert DEFAULT_EXPIRY_S == 300 + 60  # the largest action time limit and a minute
     run(scenario)
 
 
