@@ -121,3 +121,31 @@ def test_fires_are_throttled_by_fires_per_minute(platform: Platform, second: Cli
     assert_error(fire(second), 429, "Too many requests in the last minute (count: 2, allowed: 2).")
     set_limits(platform, first, second, firesPerMinute=60)
     assert fire(first).status_code == 204
+
+
+def test_concurrent_invocations_are_counted_across_both_controllers(
+    platform: Platform, second: Client
+) -> None:
+    first = platform.guest
+    sleeper = fresh("sleeper")
+    platform.create(sleeper, "import time\ndef main(args):\n    time.sleep(6)\n    return {}\n")
+    set_limits(platform, first, second, invocationsPerMinute=1000, concurrentInvocations=2)
+    for client in (first, second):  # two activations in flight, one per controller
+        response = invoke(client, sleeper)
+        assert response.status_code == 202, response.text
+    exchanged()
+    message = "Too many concurrent requests in flight (count: 2, allowed: 2)."
+    assert_error(invoke(first, sleeper), 429, message)
+    assert_error(invoke(second, sleeper), 429, message)
+    set_limits(platform, first, second, concurrentInvocations=3)  # raised live
+    response = invoke(second, sleeper)
+    assert response.status_code == 202, response.text
+    exchanged()
+    set_limits(platform, first, second, concurrentInvocations=1)  # lowered live
+    assert_error(
+        invoke(first, sleeper),
+        429,
+        "Too many concurrent requests in flight (count: 3, allowed: 1).",
+    )
+    until(lambda: invoke(first, sleeper).status_code == 202, wait_s=30)  # completions free it
+    set_limits(platform, first, second, concurrentInvocations=30)
