@@ -39,8 +39,9 @@ async def resolve_target(
         inherited = await _package_parameters(request, stored_path)
         if stored_path != path:  # reached through a binding
             inherited = inherited.merge(await _package_parameters(request, path))
-    doc = await stored(services(request).whisks, f"{stored_path}/{name}", Action.ENTITY_TYPE)
-    return Target(stored_path, name, doc.rev, Action.from_doc(doc.body), inherited)
+    whisks = services(request).whisks
+    doc = await stored(whisks, f"{stored_path}/{name}", Action.ENTITY_TYPE)
+    return Target(stored_path, name, doc.rev, whisks.parsed(doc, Action.from_doc), inherited)
 
 
 async def _package_parameters(request: web.Request, path: EntityPath) -> Parameters:

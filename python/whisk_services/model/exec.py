@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from whisk_services.model._json import JsonObject, as_object, opt_str
@@ -48,13 +48,13 @@ def resolve_kind(kind: Any) -> str:
 
 
 def _with_code(
-    head: JsonObject, code: str | None, main: str | None, *, include_code: bool
+    head: JsonObject, code: str | None, main: str | None, binary: bool, *, include_code: bool
 ) -> JsonObject:
     """The API fields an exec with (optional) code adds: code, binary, main."""
     out = dict(head)
     if include_code and code is not None:
         out["code"] = code
-    out["binary"] = code is not None and is_binary_code(code)
+    out["binary"] = binary
     if main is not None:
         out["main"] = main
     return out
@@ -67,15 +67,17 @@ class CodeExec:
     kind: str
     code: str
     main: str | None = None
+    # True iff the code is base64 (a zip or other binary artifact); decided once, since
+    # deciding decodes the whole code (up to 48 MB) and every run and GET asks.
+    binary: bool = field(init=False, compare=False)
 
-    @property
-    def binary(self) -> bool:
-        """True iff the code is base64 (a zip or other binary artifact)."""
-        return is_binary_code(self.code)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "binary", is_binary_code(self.code))
 
     def to_api(self, include_code: bool = True) -> JsonObject:
         """`{"kind", "code", "binary"[, "main"]}`."""
-        return _with_code({"kind": self.kind}, self.code, self.main, include_code=include_code)
+        head: JsonObject = {"kind": self.kind}
+        return _with_code(head, self.code, self.main, self.binary, include_code=include_code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +88,15 @@ class BlackboxExec:
     code: str | None = None
     main: str | None = None
     kind: str = BLACKBOX
+    binary: bool = field(init=False, compare=False)  # the code is base64 (decided once)
 
-    @property
-    def binary(self) -> bool:
-        """True iff the code is base64."""
-        return self.code is not None and is_binary_code(self.code)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "binary", self.code is not None and is_binary_code(self.code))
 
     def to_api(self, include_code: bool = True) -> JsonObject:
         """`{"kind": "blackbox", "image", "binary"[, "code"][, "main"]}`."""
         head: JsonObject = {"kind": self.kind, "image": self.image}
-        return _with_code(head, self.code, self.main, include_code=include_code)
+        return _with_code(head, self.code, self.main, self.binary, include_code=include_code)
 
 
 @dataclass(frozen=True, slots=True)

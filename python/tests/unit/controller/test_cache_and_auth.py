@@ -157,3 +157,30 @@ def test_a_namespace_owner_is_read_once_until_the_subjects_change() -> None:
         assert found.subject == "nobody-user"
 
     asyncio.run(scenario())
+
+
+def test_a_cached_document_is_parsed_once_per_revision() -> None:
+    async def scenario() -> None:
+        store = MemoryDocumentStore()
+        follower = ChangeFollower(store)
+        cache = CachedDocuments(store, follower)
+        parses: list[Any] = []
+
+        def parse(body: dict[str, Any]) -> int:
+            parses.append(body)
+            return int(body["v"])
+
+        first = await cache.put("guest/a", {"v": 1})
+        for _ in range(3):
+            doc = await cache.get("guest/a")
+            assert doc is not None
+            assert cache.parsed(doc, parse) == 1
+        assert len(parses) == 1
+        newer = await store.put("guest/a", {"v": 2}, first.rev)  # written elsewhere
+        follower._tell(Changes(("guest/a",), 2, (newer,)))
+        doc = await cache.get("guest/a")
+        assert doc is not None
+        assert cache.parsed(doc, parse) == 2
+        assert len(parses) == 2
+
+    asyncio.run(scenario())
