@@ -165,6 +165,8 @@ def test_a_declared_container_is_registered_turns_passing_and_leaves_on_stop(
         "SERVICE_REGION": "loopback",
     }
     container, port = run_container(engine, "web", env=env)
+    # issue 6: services appear in and leave Consul's catalog within 2 s of the event
+    eventually(lambda: service_id(container) in consul.services(), "registration", 2.0)
 
     def passing() -> dict[str, Any] | None:
         for entry in consul.health(name):
@@ -178,8 +180,8 @@ def test_a_declared_container_is_registered_turns_passing_and_leaves_on_stop(
     assert service["ID"] == service_id(container)
     assert (service["Address"], service["Port"], service["Tags"]) == (LOOPBACK, port, ["a", "b"])
     assert service["Meta"] == {"region": "loopback", "whisk-registrator": PREFIX}
-    container.stop(timeout=1)
-    eventually(lambda: service_id(container) not in consul.services(), "deregistration")
+    container.stop(timeout=1)  # returns once the container stopped
+    eventually(lambda: service_id(container) not in consul.services(), "deregistration", 2.0)
     assert consul.health(name) == []
     container.remove(force=True)
 
