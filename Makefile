@@ -36,8 +36,8 @@ artifacts: prereqs  ## stage Kafka, Consul and PouchDB Server into $WHISK_ARTIFA
 	$(call timed,bash scripts/artifacts.sh,artifacts)
 
 .PHONY: images
-images: prereqs  ## build the base, box and runtime-base images (debootstrap, no registry)
-	$(call timed,bash scripts/images.sh,images)
+images: prereqs venv  ## build every image (debootstrap, no registry) and stage their archives
+	$(call timed,bash scripts/images.sh && bash scripts/service-images.sh,images)
 
 $(VENV)/.installed: python/pyproject.toml python/constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -57,12 +57,13 @@ docker-clean: prereqs  ## remove the containers, networks and volumes an earlier
 
 .PHONY: lint
 lint: venv  ## ruff, mypy --strict, import layers, yamllint, ansible-lint (production)
-	$(VENV)/bin/ruff check --config python/pyproject.toml python bench scripts runtimes
-	$(VENV)/bin/ruff format --config python/pyproject.toml --check python bench scripts runtimes
+	$(VENV)/bin/ruff check --config python/pyproject.toml python bench scripts runtimes roles tests
+	$(VENV)/bin/ruff format --config python/pyproject.toml --check python bench scripts runtimes roles tests
 	cd python && $(VENV)/bin/mypy
 	cd python && $(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/yamllint -s .
 	$(VENV)/bin/ansible-lint
+	$(PY) scripts/check_role_specs.py
 
 .PHONY: test-unit
 test-unit: venv  ## the fast, offline unit tests
