@@ -91,6 +91,14 @@ dev: venv artifacts images  ## run CouchDB API, ZooKeeper, Kafka, controller, in
 dev-down:  ## stop what `make dev` started (its data is kept)
 	$(PY) scripts/dev.py down
 
+.PHONY: cluster-up
+cluster-up: prereqs artifacts images venv  ## a three-host cluster in local containers, by playbooks/site.yml
+	$(call timed,bash scripts/cluster.sh up,cluster-up)
+
+.PHONY: cluster-down
+cluster-down: venv  ## remove the local cluster's hosts, volumes and network
+	$(call timed,bash scripts/cluster.sh down,cluster-down)
+
 .PHONY: up
 up: prereqs artifacts images venv  ## bring the platform up (today: its prerequisites; see README)
 	@echo

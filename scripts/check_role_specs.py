@@ -38,8 +38,8 @@ def check_role(role: Path) -> list[str]:
             problems.append(
                 f"{role.name}: {name} is in argument_specs but has no default in defaults/main.yml"
             )
-    for name, spec in sorted(options.items()):
-        spec = spec or {}
+    for name, given in sorted(options.items()):
+        spec = given or {}
         if "type" not in spec:
             problems.append(f"{role.name}: {name} has no type in argument_specs")
         if not spec.get("description"):

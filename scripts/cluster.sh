@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The three-host local cluster (inventory/local-cluster):
+#
+#   scripts/cluster.sh up      hosts (playbooks/local-cluster.yml), secrets (scripts/secrets.sh),
+#                              the platform (playbooks/site.yml), the guest's .wskprops in the
+#                              repository root; prints how to use it
+#   scripts/cluster.sh down    removes the hosts, their volumes and the network
+#
+# `make cluster-up` / `make cluster-down` run it after the prerequisites, artifacts and
+# images. Each phase prints its elapsed time. Ansible's recap of site.yml is kept in
+# $WHISK_TEST_LOGS/cluster-site.log for the checks that read it.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export PATH=$ROOT/.venv/bin:$PATH
+export ANSIBLE_CONFIG=$ROOT/ansible.cfg
+INVENTORY=inventory/local-cluster
+LOGS=${WHISK_TEST_LOGS:-$ROOT/test-logs}
+mkdir -p "$LOGS"
+
+phase() {
+    local name=$1 start
+    shift
+    echo "cluster: $name"
+    start=$(date +%s)
+    "$@"
+    echo "cluster: $name took $(( $(date +%s) - start )) s"
+}
+
+site() {
+    ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_roles \
+        ansible-playbook -i "$INVENTORY" playbooks/site.yml "$@" 2>&1 | tee "$LOGS/cluster-site.log"
+    return "${PIPESTATUS[0]}"
+}
+
+case ${1:-} in
+    up)
+        phase "hosts" ansible-playbook -i "$INVENTORY" playbooks/local-cluster.yml
+        phase "secrets" bash scripts/secrets.sh local-cluster
+        phase "platform (playbooks/site.yml)" site
+        echo
+        echo "cluster: the API is at https://172.31.230.11 (nginx on whisk-host-1, the platform's own CA)"
+        echo "cluster: the guest's key is in $ROOT/.wskprops; for .venv/bin/wsk run:"
+        echo "export WSK_CONFIG_FILE=$ROOT/.wskprops"
+        ;;
+    down)
+        phase "remove the hosts" ansible-playbook -i "$INVENTORY" playbooks/local-cluster.yml \
+            -e local_cluster_state=absent
+        ;;
+    *)
+        echo "usage: scripts/cluster.sh up|down" >&2
+        exit 2
+        ;;
+esac

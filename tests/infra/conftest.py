@@ -1,0 +1,60 @@
+"""Shared fixtures of the testinfra checks: each module names its hosts by inventory group
+(`testinfra_hosts = ["ansible://kafkas"]`), and reads ports and addresses from the inventory
+through `host.ansible.get_variables()`, so the checks follow the inventory they are run with.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--wskprops",
+        default=str(ROOT / ".wskprops"),
+        help="the guest's .wskprops written by make cluster-up (for the workflow checks)",
+    )
+
+
+@pytest.fixture(scope="session")
+def inventory(request: pytest.FixtureRequest) -> str:
+    path = request.config.getoption("--ansible-inventory")
+    assert path, "run with --ansible-inventory=inventory/<name>"
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def hostvars(inventory: str) -> Callable[[str], dict[str, Any]]:
+    """The inventory's variables of a host (vault variables included)."""
+    cache: dict[str, dict[str, Any]] = {}
+
+    def variables(name: str) -> dict[str, Any]:
+        if name not in cache:
+            cache[name] = testinfra.get_host(
+                f"ansible://{name}", ansible_inventory=inventory
+            ).ansible.get_variables()
+        return cache[name]
+
+    return variables
+
+
+def address(variables: dict[str, Any]) -> str:
+    """A host's cluster address, as the roles choose it."""
+    return str(variables["whisk_address"])
+
+
+def journal(host: Any, unit: str) -> str:
+    """The unit's last journal lines, for a failing check's message."""
+    return str(host.run(f"journalctl -u {unit} -n 40 --no-pager").stdout)
+
+
+def run_local(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
