@@ -58,3 +58,30 @@ def journal(host: Any, unit: str) -> str:
 
 def run_local(*command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def assert_unit_runs(host: Any, unit: str) -> None:
+    """The unit is running and enabled (its journal in the message when it is not)."""
+    service = host.service(unit)
+    assert service.is_running, journal(host, unit)
+    assert service.is_enabled, f"{unit} is not enabled"
+
+
+def assert_unit_hardened(host: Any, unit: str, *, user: bool = True) -> None:
+    """The unit restarts on failure and runs with the hardening the roles give every unit."""
+    properties = host.service(unit).systemd_properties
+    assert properties["Restart"] in {"on-failure", "always"}, properties["Restart"]
+    assert properties["NoNewPrivileges"] == "yes"
+    assert properties["ProtectSystem"] in {"full", "strict", "yes"}
+    assert properties["PrivateTmp"] == "yes"
+    if user:
+        assert properties["User"] not in {"", "root"}, f"{unit} runs as root"
+
+
+def listeners(host: Any, port: int) -> set[str]:
+    """The addresses a TCP port is listened on (`ss`), e.g. {"172.31.230.11"}."""
+    found: set[str] = set()
+    for line in host.check_output(f"ss -Htln 'sport = :{port}'").splitlines():
+        local = line.split()[3]
+        found.add(local.rsplit(":", 1)[0].strip("[]"))
+    return found
