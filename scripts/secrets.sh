@@ -16,11 +16,13 @@ inventory=${1:?usage: scripts/secrets.sh INVENTORY [--show KEY]}
 [ -d "$ROOT/inventory/$inventory" ] || { echo "secrets: no inventory/$inventory" >&2; exit 2; }
 config=${WHISK_CONFIG_HOME:-$HOME/.config/whisk}/$inventory
 vault=$config/vault.yml
-VAULT=("$ROOT/.venv/bin/ansible-vault" --vault-password-file "$ROOT/scripts/vault-password")
+# ansible.cfg names the password (scripts/vault-password).
+export ANSIBLE_CONFIG=$ROOT/ansible.cfg
+vault() { (cd "$ROOT" && .venv/bin/ansible-vault "$@"); }
 
 if [ "${2:-}" = --show ]; then
     key=${3:?--show needs a key}
-    "${VAULT[@]}" view "$vault" | sed -n "s/^$key: *//p" | tr -d "'\""
+    vault view "$vault" | sed -n "s/^$key: *//p" | tr -d "'\""
     exit 0
 fi
 
@@ -38,7 +40,7 @@ vault_couchdb_admin_password: $(random 32)
 vault_consul_encrypt_key: $(head -c 32 /dev/urandom | base64)
 vault_guest_auth: $(cat /proc/sys/kernel/random/uuid):$(random 64)
 YAML
-    (umask 077 && "${VAULT[@]}" encrypt --output "$vault" "$plain" >/dev/null)
+    (umask 077 && vault encrypt --output "$vault" "$plain" >/dev/null)
     echo "secrets: made $vault"
 fi
 chmod 0600 "$vault"

@@ -1,0 +1,115 @@
+"""The registrator role's default scenario, seen from the box: the registrator runs as a
+container under its hardened unit, its settings file is private, and a container started
+with a published port and SERVICE_NAME appears in Consul's catalog at the box's address, and
+leaves it when it stops."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from testinfra.host import Host
+
+HTTP = "http://127.0.0.1:8500"
+IMAGE = "whisk/registrator:0.1.0"
+# An HTTP GET made on the box (it has python3, not curl): prints the body, fails on an error.
+GET = "python3 -c 'import sys, urllib.request as r; print(r.urlopen(sys.argv[1]).read().decode())'"
+
+
+@pytest.fixture(scope="module")
+def address(host: Host) -> str:
+    """The box's cluster address: its default route's source address, as Ansible finds it
+    (no whisk_address here)."""
+    route = host.check_output("ip -4 -o route get 192.0.2.1").split()
+    return route[route.index("src") + 1]
+
+
+def catalog(host: Host, service: str) -> list[dict[str, Any]]:
+    """The catalog's entries for ``service``, asked of the box's Consul agent."""
+    url = f"{HTTP}/v1/catalog/service/{service}"
+    answer = host.check_output(f"{GET} {url}")
+    entries: list[dict[str, Any]] = json.loads(answer)
+    return entries
+
+
+def wait_for(host: Host, service: str, *, present: bool) -> list[dict[str, Any]]:
+    """The catalog's entries for ``service`` once it is (or is no longer) there, 30 s at most."""
+    deadline = time.monotonic() + 30
+    while True:
+        entries = catalog(host, service)
+        if bool(entries) == present or time.monotonic() > deadline:
+            return entries
+        time.sleep(1)
+
+
+@pytest.fixture
+def web(host: Host) -> Iterator[str]:
+    """A container publishing port 8080 as 18080 with SERVICE_NAME set; its service name."""
+    name = f"molecule-web-{uuid.uuid4().hex[:8]}"
+    host.check_output(
+        f"docker run -d --name {name} --label org.whisk.project=whisk -p 18080:8080 "
+        f"-e SERVICE_NAME={name} -e SERVICE_TAGS=molecule --entrypoint python3 {IMAGE} "
+        "-m http.server 8080"
+    )
+    try:
+        yield name
+    finally:
+        host.run(f"docker rm --force {name}")
+
+
+def test_registrator_running_and_enabled(host: Host) -> None:
+    service = host.service("whisk-registrator")
+    try:
+        assert service.is_running
+        assert service.is_enabled
+    except AssertionError:
+        print(host.run("journalctl -u whisk-registrator --no-pager -n 50").stdout)
+        raise
+
+
+def test_container_runs_the_image(host: Host) -> None:
+    inspect = json.loads(host.check_output("docker inspect whisk-registrator"))[0]
+    assert inspect["Config"]["Image"] == IMAGE
+    assert inspect["State"]["Running"] is True
+    assert inspect["HostConfig"]["NetworkMode"] == "host"
+    assert inspect["HostConfig"]["ReadonlyRootfs"] is True
+    assert inspect["HostConfig"]["CapDrop"] == ["ALL"]
+
+
+def test_settings_file_is_private(host: Host) -> None:
+    settings = host.file("/etc/whisk/registrator.env")
+    assert (settings.mode, settings.user, settings.group) == (0o640, "root", "root")
+
+
+@pytest.mark.parametrize(
+    ("prop", "value"),
+    [
+        ("Restart", "on-failure"),
+        ("NoNewPrivileges", "yes"),
+        ("ProtectSystem", "strict"),
+        ("PrivateTmp", "yes"),
+    ],
+)
+def test_unit_is_hardened(host: Host, prop: str, value: str) -> None:
+    assert host.service("whisk-registrator").systemd_properties[prop] == value
+
+
+def test_unit_requires_docker(host: Host) -> None:
+    properties = host.service("whisk-registrator").systemd_properties
+    assert "docker.service" in properties["Requires"].split()
+    assert "docker.service" in properties["After"].split()
+
+
+def test_published_container_is_registered_then_deregistered(
+    host: Host, address: str, web: str
+) -> None:
+    entries = wait_for(host, web, present=True)
+    assert [(e["ServiceAddress"], e["ServicePort"], e["ServiceTags"]) for e in entries] == [
+        (address, 18080, ["molecule"])
+    ]
+    host.check_output(f"docker stop {web}")
+    assert wait_for(host, web, present=False) == []
