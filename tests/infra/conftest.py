@@ -5,6 +5,7 @@ through `host.ansible.get_variables()`, so the checks follow the inventory they 
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,28 @@ def hostvars(inventory: str) -> Callable[[str], dict[str, Any]]:
         return cache[name]
 
     return variables
+
+
+@pytest.fixture(scope="session")
+def rendered(inventory: str) -> Callable[[str, str], str]:
+    """A variable of a host as Ansible renders it (inventory values may be templates)."""
+
+    def render(name: str, variable: str) -> str:
+        done = run_local(
+            "ansible",
+            name,
+            "-i",
+            inventory,
+            "-o",
+            "-m",
+            "ansible.builtin.debug",
+            "-a",
+            f"var={variable}",
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return str(json.loads(done.stdout.split("=>", 1)[1])[variable])
+
+    return render
 
 
 def address(variables: dict[str, Any]) -> str:

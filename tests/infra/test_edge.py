@@ -21,7 +21,7 @@ testinfra_hosts = ["ansible://edge"]
 
 
 def ca_file(variables: dict[str, Any]) -> Path:
-    return Path(str(variables["nginx_tls_ca_dir"])) / "ca.crt"
+    return Path(str(variables["ca_dir"])) / "ca.crt"
 
 
 def handshake(host: str, version: ssl.TLSVersion, ca: Path | None = None) -> ssl.SSLSocket:
@@ -41,8 +41,13 @@ def handshake(host: str, version: ssl.TLSVersion, ca: Path | None = None) -> ssl
 
 
 @pytest.fixture
-def edge(host: Any, hostvars: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
-    return hostvars(host.backend.get_hostname())
+def edge(
+    host: Any,
+    hostvars: Callable[[str], dict[str, Any]],
+    rendered: Callable[[str, str], str],
+) -> dict[str, Any]:
+    name = host.backend.get_hostname()
+    return {**hostvars(name), "ca_dir": rendered(name, "nginx_tls_ca_dir")}
 
 
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])

@@ -1,10 +1,11 @@
-"""Kafka's brokers: each runs hardened, listens on its cluster address only, and the
-cluster serves a replicated topic end to end (created, written and read back).
+"""Kafka's brokers: each runs hardened, listens on its cluster address only, is registered in
+ZooKeeper, and the cluster serves a replicated topic end to end (created, written, read back).
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from conftest import address, assert_unit_hardened, assert_unit_runs, listeners
@@ -41,3 +42,18 @@ def test_a_replicated_topic_carries_a_message(host: Any) -> None:
         assert read.strip() == f"hello-{topic}"
     finally:
         host.run(f"{bin_dir}/kafka-topics --bootstrap-server {server} --delete --topic {topic}")
+
+
+def test_every_broker_is_registered_in_zookeeper(
+    host: Any, hostvars: Callable[[str], dict[str, Any]]
+) -> None:
+    variables = host.ansible.get_variables()
+    brokers = variables["groups"]["kafkas"]
+    zookeeper = address(hostvars(variables["groups"]["zookeepers"][0]))
+    bin_dir = host.check_output("ls -d /opt/kafka/*/bin").splitlines()[-1]
+    listed = host.check_output(
+        f"{bin_dir}/kafka-run-class org.apache.zookeeper.ZooKeeperMain"
+        f" -server {zookeeper}:2181 ls /brokers/ids 2>/dev/null"
+    )
+    ids = listed.strip().splitlines()[-1]
+    assert ids == "[" + ", ".join(str(n) for n in range(len(brokers))) + "]", listed

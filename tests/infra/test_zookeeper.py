@@ -1,5 +1,5 @@
 """ZooKeeper across the cluster: each node runs hardened, listens on its cluster address only,
-the ensemble has exactly one leader, and every Kafka broker is registered in it.
+and the ensemble has exactly one leader.
 """
 
 from __future__ import annotations
@@ -38,13 +38,3 @@ def test_the_ensemble_has_one_leader(host: Any, hostvars: Callable[[str], dict[s
     ]
     expected = ["standalone"] if len(nodes) == 1 else ["follower"] * (len(nodes) - 1) + ["leader"]
     assert sorted(modes) == sorted(expected)
-
-
-def test_every_broker_is_registered_in_zookeeper(host: Any) -> None:
-    variables = host.ansible.get_variables()
-    brokers = variables["groups"]["kafkas"]
-    listed = host.check_output(
-        f"/usr/share/zookeeper/bin/zkCli.sh -server {address(variables)}:2181 ls /brokers/ids"
-    )
-    ids = listed.strip().splitlines()[-1]
-    assert ids == "[" + ", ".join(str(n) for n in range(len(brokers))) + "]", listed
