@@ -1,0 +1,74 @@
+"""The invoker role in the platform scenario, seen from the box: its unit active, enabled and
+sandboxed, its settings private, registered healthy in Consul, its action network on the
+configured subnet and fenced off the host by its iptables chain."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import CONSUL, request
+from testinfra.host import Host
+
+UNIT = "whisk-invoker0.service"
+
+
+def test_invoker_running_and_enabled(host: Host) -> None:
+    service = host.service(UNIT)
+    try:
+        assert service.is_running
+        assert service.is_enabled
+    except AssertionError:
+        print(host.run(f"journalctl -u {UNIT} --no-pager -n 50").stdout)
+        raise
+
+
+@pytest.mark.parametrize(
+    ("prop", "value"),
+    [
+        ("NoNewPrivileges", "yes"),
+        ("ProtectSystem", "strict"),
+        ("ProtectHome", "tmpfs"),
+        ("PrivateTmp", "yes"),
+        ("Restart", "on-failure"),
+        # Room for the running activations to finish (their limit is at most 300 s).
+        ("TimeoutStopUSec", "6min"),
+    ],
+)
+def test_invoker_unit_is_hardened(host: Host, prop: str, value: str) -> None:
+    assert host.service(UNIT).systemd_properties[prop] == value
+
+
+@pytest.mark.parametrize("prop", ["Requires", "After"])
+def test_invoker_unit_follows_docker(host: Host, prop: str) -> None:
+    assert "docker.service" in host.service(UNIT).systemd_properties[prop].split()
+
+
+def test_invoker_settings_are_private(host: Host) -> None:
+    settings = host.file("/etc/whisk/invoker0.env")
+    assert settings.is_file
+    assert settings.user == "root"
+    assert settings.group == "root"
+    assert settings.mode == 0o640
+
+
+def test_invoker_is_healthy_in_consul(host: Host, address: str) -> None:
+    answer = request(host, f"{CONSUL}/v1/health/service/invoker?passing")
+    assert answer["status"] == 200
+    services = [entry["Service"] for entry in answer["json"]]
+    assert [(s["ID"], s["Address"], s["Port"]) for s in services] == [("invoker0", address, 12001)]
+
+
+def test_action_network_has_its_subnet(host: Host) -> None:
+    network = json.loads(host.check_output("docker network inspect whisk-actions"))[0]
+    assert [c["Subnet"] for c in network["IPAM"]["Config"]] == ["172.31.240.0/24"]
+    assert network["Options"]["com.docker.network.bridge.name"] == "whiskact0"
+    assert network["Internal"] is True
+
+
+def test_action_network_is_fenced_off_the_host(host: Host) -> None:
+    with host.sudo():
+        jump = host.run("iptables -C INPUT -i whiskact0 -j WHISK-WHISKACT0")
+        chain = host.check_output("iptables -S WHISK-WHISKACT0")
+    assert jump.rc == 0
+    assert chain.splitlines()[-1] == "-A WHISK-WHISKACT0 -j DROP"
