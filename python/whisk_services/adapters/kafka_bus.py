@@ -236,8 +236,15 @@ class KafkaBus:
         self._metadata_timeout_s = metadata_timeout_s
 
     async def ensure_topics(self, topics: Sequence[TopicSpec]) -> None:
-        """Create missing topics (one partition, replicated on up to 3 brokers) and wait
-        until each has a leader."""
+        """Create missing topics (one partition, as many replicas as the brokers'
+        ``default.replication.factor``) and wait until each has a leader.
+
+        The replication factor is the cluster's, never the count of brokers alive right
+        now: a topic made while a broker is away would keep fewer replicas for good (Kafka
+        never adds any later) and stop taking ``acks=all`` writes when the next broker
+        goes. While too few brokers are up for that factor, creation is retried until
+        ``TOPIC_READY_S`` and then fails.
+        """
         await asyncio.to_thread(self._ensure_topics, list(topics))
 
     def _ensure_topics(self, topics: list[TopicSpec]) -> None:
@@ -246,21 +253,33 @@ class KafkaBus:
             metadata = admin.list_topics(timeout=self._metadata_timeout_s)
         except KafkaException as error:
             raise MessagingError(f"kafka at {self.bootstrap} unreachable: {error}") from error
-        replicas = max(1, min(3, len(metadata.brokers)))
         missing = [t for t in topics if t.name not in metadata.topics]
-        if missing:
+        deadline = time.monotonic() + TOPIC_READY_S
+        while missing:
             futures = admin.create_topics(
                 [
-                    NewTopic(t.name, 1, replicas, config={"retention.ms": str(t.retention_ms)})
+                    NewTopic(t.name, 1, -1, config={"retention.ms": str(t.retention_ms)})
                     for t in missing
                 ]
             )
+            short: set[str] = set()
             for name, future in futures.items():
                 try:
                     future.result()
                 except KafkaException as error:
-                    if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    code = error.args[0].code()
+                    if code == KafkaError.INVALID_REPLICATION_FACTOR:
+                        short.add(name)
+                    elif code != KafkaError.TOPIC_ALREADY_EXISTS:
                         raise MessagingError(f"cannot create topic {name}: {error}") from error
+            missing = [t for t in missing if t.name in short]
+            if missing and time.monotonic() > deadline:
+                raise MessagingError(
+                    f"cannot create {sorted(t.name for t in missing)}: fewer brokers are up "
+                    "than the cluster's default.replication.factor"
+                )
+            if missing:
+                time.sleep(0.5)
         deadline = time.monotonic() + TOPIC_READY_S
         wanted = {t.name for t in topics}
         while True:
