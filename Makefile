@@ -50,6 +50,7 @@ venv: $(VENV)/.installed  ## create the virtualenv at .venv with the package and
 
 .PHONY: docker-clean
 docker-clean: prereqs  ## remove the containers, networks and volumes an earlier run left
+	@bash scripts/thaw-nested.sh
 	@ids=$$(docker ps -aq --filter label=$(PROJECT_LABEL)); \
 	if [ -n "$$ids" ]; then docker rm -f $$ids >/dev/null; fi; \
 	docker network prune -f --filter label=$(PROJECT_LABEL) >/dev/null; \

@@ -44,6 +44,7 @@ case ${1:-} in
         echo "export WSK_CONFIG_FILE=$ROOT/.wskprops"
         ;;
     down)
+        bash scripts/thaw-nested.sh
         phase "remove the hosts" ansible-playbook -i "$INVENTORY" playbooks/local-cluster.yml \
             -e local_cluster_state=absent
         ;;
