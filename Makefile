@@ -100,6 +100,15 @@ cluster-up: prereqs artifacts images venv  ## a three-host cluster in local cont
 cluster-down: venv  ## remove the local cluster's hosts, volumes and network
 	$(call timed,bash scripts/cluster.sh down,cluster-down)
 
+.PHONY: test-molecule
+test-molecule: venv images  ## every role's molecule scenarios (WHISK_MOLECULE_JOBS at a time)
+	$(call timed,bash scripts/molecule-all.sh,test-molecule)
+
+.PHONY: test-cluster
+test-cluster: prereqs artifacts images venv  ## cluster-up, its acceptance checks and tests/infra, cluster-down
+	$(call timed,status=0; bash scripts/cluster.sh up && bash scripts/cluster.sh verify || status=$$?; \
+	    bash scripts/cluster.sh down; exit $$status,test-cluster)
+
 .PHONY: up
 up: prereqs artifacts images venv  ## bring the platform up (today: its prerequisites; see README)
 	@echo

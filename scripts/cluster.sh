@@ -4,6 +4,9 @@
 #   scripts/cluster.sh up      hosts (playbooks/local-cluster.yml), secrets (scripts/secrets.sh),
 #                              the platform (playbooks/site.yml), the guest's .wskprops in the
 #                              repository root; prints how to use it
+#   scripts/cluster.sh verify  the acceptance checks on the running cluster: a second
+#                              site.yml changes nothing, --check --diff reports no change,
+#                              tests/infra passes (the seed's workflow through nginx among them)
 #   scripts/cluster.sh down    removes the hosts, their volumes and the network
 #
 # `make cluster-up` / `make cluster-down` run it after the prerequisites, artifacts and
@@ -33,6 +36,35 @@ site() {
     return "${PIPESTATUS[0]}"
 }
 
+# recap_unchanged LOG: every host of the play recap in LOG reports changed=0.
+recap_unchanged() {
+    local changed
+    changed=$(sed -n '/PLAY RECAP/,$p' "$1" | grep -E 'changed=[1-9]' || true)
+    if [ -n "$changed" ]; then
+        echo "cluster: $(basename "$1") reports changes:" >&2
+        echo "$changed" >&2
+        return 1
+    fi
+    echo "cluster: $(basename "$1"): changed=0 on every host"
+}
+
+second_run() {
+    ansible-playbook -i "$INVENTORY" playbooks/site.yml >"$LOGS/cluster-site-again.log" 2>&1 ||
+        { tail -40 "$LOGS/cluster-site-again.log"; return 1; }
+    recap_unchanged "$LOGS/cluster-site-again.log"
+}
+
+check_mode() {
+    ansible-playbook -i "$INVENTORY" playbooks/site.yml --check --diff \
+        >"$LOGS/cluster-site-check.log" 2>&1 || { tail -40 "$LOGS/cluster-site-check.log"; return 1; }
+    recap_unchanged "$LOGS/cluster-site-check.log"
+}
+
+infra() {
+    pytest -c tests/infra/pytest.ini --rootdir tests/infra --ansible-inventory="$INVENTORY" \
+        --connection=ansible --junitxml="$LOGS/infra.xml" tests/infra -v
+}
+
 case ${1:-} in
     up)
         phase "hosts" ansible-playbook -i "$INVENTORY" playbooks/local-cluster.yml
@@ -43,13 +75,18 @@ case ${1:-} in
         echo "cluster: the guest's key is in $ROOT/.wskprops; for .venv/bin/wsk run:"
         echo "export WSK_CONFIG_FILE=$ROOT/.wskprops"
         ;;
+    verify)
+        phase "second site.yml (changed=0)" second_run
+        phase "site.yml --check --diff (no change)" check_mode
+        phase "tests/infra" infra
+        ;;
     down)
         bash scripts/thaw-nested.sh
         phase "remove the hosts" ansible-playbook -i "$INVENTORY" playbooks/local-cluster.yml \
             -e local_cluster_state=absent
         ;;
     *)
-        echo "usage: scripts/cluster.sh up|down" >&2
+        echo "usage: scripts/cluster.sh up|verify|down" >&2
         exit 2
         ;;
 esac

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every molecule scenario of every role (roles/*/molecule/*), a few at a time, each with
+# its own log in $WHISK_TEST_LOGS/molecule/, and prints one line per scenario with its time:
+#
+#   scripts/molecule-all.sh [ROLE/SCENARIO...]      (default: all of them)
+#
+# WHISK_MOLECULE_JOBS scenarios run side by side (default 2: the boxes spend much of their
+# time waiting on apt and on each other's CPU). Exits 1 if any scenario failed.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOGS=${WHISK_TEST_LOGS:-$ROOT/test-logs}/molecule
+JOBS=${WHISK_MOLECULE_JOBS:-2}
+mkdir -p "$LOGS"
+
+scenarios=("$@")
+if [ ${#scenarios[@]} -eq 0 ]; then
+    for dir in "$ROOT"/roles/*/molecule/*/; do
+        dir=${dir%/}
+        scenarios+=("$(basename "$(dirname "$(dirname "$dir")")")/$(basename "$dir")")
+    done
+fi
+
+run_one() {
+    local role=${1%%/*} scenario=${1##*/} start status=0
+    start=$(date +%s)
+    bash "$ROOT/scripts/molecule.sh" "$role" "$scenario" >"$LOGS/$role-$scenario.log" 2>&1 || status=$?
+    printf 'molecule: %-28s %s in %4d s (log: %s)\n' "$1" \
+        "$([ $status = 0 ] && echo passed || echo FAILED)" "$(( $(date +%s) - start ))" \
+        "$LOGS/$role-$scenario.log"
+    return $status
+}
+export -f run_one
+export ROOT LOGS
+
+start=$(date +%s)
+status=0
+printf '%s\n' "${scenarios[@]}" | xargs -P "$JOBS" -I{} bash -c 'run_one "$@"' _ {} || status=$?
+echo "molecule: ${#scenarios[@]} scenarios in $(( $(date +%s) - start )) s ($JOBS at a time)"
+exit $status
