@@ -61,3 +61,9 @@ def test_anonymous_database_writes_are_refused_and_the_server_keeps_serving(host
     status, body = call(host, "GET", "/_all_dbs", admin(host))
     assert status == 200
     assert "whisk_subjects" in body
+
+
+def test_the_platform_databases_are_closed_to_anonymous_readers(host: Any) -> None:
+    for database in ("whisk_subjects", "whisk_whisks", "whisk_activations"):
+        assert call(host, "GET", f"/{database}/_all_docs")[0] == 401, database
+        assert call(host, "GET", f"/{database}/_all_docs", admin(host))[0] == 200, database
