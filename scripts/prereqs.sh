@@ -67,6 +67,10 @@ if [ "${go_minor:-0}" -lt 21 ] 2>/dev/null; then
         "put a newer Go first on PATH or stage Consul on another machine (make artifacts)"
 fi
 
+# Every cgroup v1 controller mounted here before any test host boots systemd on this tree
+# (see the script: otherwise Docker stops noticing OOM kills).
+bash "$(dirname "${BASH_SOURCE[0]}")/cgroup-controllers.sh"
+
 docker_answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 if docker_answers; then
