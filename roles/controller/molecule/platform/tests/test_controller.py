@@ -1,6 +1,6 @@
 """The controller role in the platform scenario, seen from the box: its unit active, enabled
-and sandboxed, its settings private, its API on the cluster address only, the guest's key
-accepted, and an action created and run through it end to end."""
+and sandboxed, its API on the cluster address only, the guest's key accepted, and an action
+created and run through it end to end (its settings: test_settings.py)."""
 
 from __future__ import annotations
 
@@ -38,14 +38,6 @@ def test_controller_unit_is_hardened(host: Host, prop: str, value: str) -> None:
 @pytest.mark.parametrize("prop", ["Requires", "After"])
 def test_controller_unit_follows_docker(host: Host, prop: str) -> None:
     assert "docker.service" in host.service(UNIT).systemd_properties[prop].split()
-
-
-def test_controller_settings_are_private(host: Host) -> None:
-    settings = host.file("/etc/whisk/controller0.env")
-    assert settings.is_file
-    assert settings.user == "root"
-    assert settings.group == "root"
-    assert settings.mode == 0o640
 
 
 def test_controller_runs_as_whisk_without_capabilities(host: Host) -> None:

@@ -1,6 +1,6 @@
 """The invoker role in the platform scenario, seen from the box: its unit active, enabled and
-sandboxed, its settings private, registered healthy in Consul, its action network on the
-configured subnet and fenced off the host by its iptables chain."""
+sandboxed, registered healthy in Consul, its action network on the configured subnet and
+fenced off the host by its iptables chain (its settings: test_settings.py)."""
 
 from __future__ import annotations
 
@@ -42,14 +42,6 @@ def test_invoker_unit_is_hardened(host: Host, prop: str, value: str) -> None:
 @pytest.mark.parametrize("prop", ["Requires", "After"])
 def test_invoker_unit_follows_docker(host: Host, prop: str) -> None:
     assert "docker.service" in host.service(UNIT).systemd_properties[prop].split()
-
-
-def test_invoker_settings_are_private(host: Host) -> None:
-    settings = host.file("/etc/whisk/invoker0.env")
-    assert settings.is_file
-    assert settings.user == "root"
-    assert settings.group == "root"
-    assert settings.mode == 0o640
 
 
 def test_invoker_is_healthy_in_consul(host: Host, address: str) -> None:

@@ -1,7 +1,8 @@
 """The registrator role's default scenario, seen from the box: the registrator runs as a
-container under its hardened unit, its settings file is private, and a container started
-with a published port and SERVICE_NAME appears in Consul's catalog at the box's address, and
-leaves it when it stops."""
+container under its hardened unit, its settings file is private, read by the unit and handed
+into the container with every character of a value intact, and a container started with a
+published port and SERVICE_NAME appears in Consul's catalog at the box's address, and leaves
+it when it stops."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from testinfra.host import Host
 
 HTTP = "http://127.0.0.1:8500"
 IMAGE = "whisk/registrator:0.1.0"
+# What the scenario's inventory sets as the setting MOLECULE_PROBE.
+PROBE = ' it\'s "quoted" $HOME back\\slash 100% %n `id` # ; '
 # An HTTP GET made on the box (it has python3, not curl): prints the body, fails on an error.
 GET = "python3 -c 'import sys, urllib.request as r; print(r.urlopen(sys.argv[1]).read().decode())'"
 
@@ -83,6 +86,29 @@ def test_container_runs_the_image(host: Host) -> None:
 def test_settings_file_is_private(host: Host) -> None:
     settings = host.file("/etc/whisk/registrator.env")
     assert (settings.mode, settings.user, settings.group) == (0o640, "root", "root")
+
+
+def test_unit_reads_the_settings_file(host: Host) -> None:
+    properties = host.service("whisk-registrator").systemd_properties
+    # Not ignore_errors: a missing file fails the start instead of starting without settings.
+    assert properties["EnvironmentFiles"] == "/etc/whisk/registrator.env (ignore_errors=no)"
+    # Each value is handed into the container by name, never on the command line.
+    assert "--env WHISK_REGISTRATOR_MOLECULE_PROBE " in properties["ExecStart"]
+    assert "quoted" not in properties["ExecStart"]
+
+
+def test_a_value_arrives_unchanged(host: Host) -> None:
+    # The environment of the container's first process, read from the box (JSON keeps every
+    # character of the value as it is).
+    pid = host.check_output("docker inspect --format '{{.State.Pid}}' whisk-registrator")
+    assert int(pid) > 0
+    read = (
+        "import json, sys; entries = open(sys.argv[1], 'rb').read().decode().split(chr(0)); "
+        "print(json.dumps(dict(e.split('=', 1) for e in entries if e).get(sys.argv[2])))"
+    )
+    name = "WHISK_REGISTRATOR_MOLECULE_PROBE"
+    answer = host.check_output(f'python3 -c "{read}" /proc/{pid}/environ {name}')
+    assert json.loads(answer) == PROBE
 
 
 @pytest.mark.parametrize(
