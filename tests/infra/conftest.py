@@ -108,3 +108,9 @@ def listeners(host: Any, port: int) -> set[str]:
         local = line.split()[3]
         found.add(local.rsplit(":", 1)[0].strip("[]"))
     return found
+
+
+def instance(host: Any, group: str) -> int:
+    """The host's daemon instance number: its index in the inventory group (as the roles)."""
+    variables = host.ansible.get_variables()
+    return int(variables["groups"][group].index(variables["inventory_hostname"]))

@@ -7,30 +7,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import address, assert_unit_hardened, assert_unit_runs, listeners
+from conftest import address, assert_unit_hardened, assert_unit_runs, instance, listeners
 
 testinfra_hosts = ["ansible://controllers"]
 
 
-def instance(host: Any) -> int:
-    variables = host.ansible.get_variables()
-    return int(variables["groups"]["controllers"].index(variables["inventory_hostname"]))
-
-
 def test_unit_runs_hardened(host: Any) -> None:
-    unit = f"whisk-controller{instance(host)}.service"
+    unit = f"whisk-controller{instance(host, 'controllers')}.service"
     assert_unit_runs(host, unit)
     assert_unit_hardened(host, unit, user=False)
 
 
 def test_settings_file_is_private(host: Any) -> None:
-    settings = host.file(f"/etc/whisk/controller{instance(host)}.env")
+    settings = host.file(f"/etc/whisk/controller{instance(host, 'controllers')}.env")
     assert (settings.mode, settings.user, settings.group) == (0o640, "root", "root")
     assert "WHISK_CONTROLLER_COUCHDB_PASSWORD=" in host.check_output(f"cat {settings.path}")
 
 
 def test_container_runs_the_versioned_image_as_an_unprivileged_user(host: Any) -> None:
-    name = f"whisk-controller{instance(host)}"
+    name = f"whisk-controller{instance(host, 'controllers')}"
     inspected = json.loads(host.check_output(f"docker inspect {name}"))[0]
     assert inspected["State"]["Running"]
     assert inspected["Config"]["Image"].startswith("whisk/controller:")
@@ -39,5 +34,5 @@ def test_container_runs_the_versioned_image_as_an_unprivileged_user(host: Any) -
 
 
 def test_listens_on_its_cluster_address_only(host: Any) -> None:
-    port = 10001 + instance(host)
+    port = 10001 + instance(host, "controllers")
     assert listeners(host, port) == {address(host.ansible.get_variables())}

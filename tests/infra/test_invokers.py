@@ -7,24 +7,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import assert_unit_hardened, assert_unit_runs
+from conftest import assert_unit_hardened, assert_unit_runs, instance
 
 testinfra_hosts = ["ansible://invokers"]
 
 
-def instance(host: Any) -> int:
-    variables = host.ansible.get_variables()
-    return int(variables["groups"]["invokers"].index(variables["inventory_hostname"]))
-
-
 def test_unit_runs_hardened(host: Any) -> None:
-    unit = f"whisk-invoker{instance(host)}.service"
+    unit = f"whisk-invoker{instance(host, 'invokers')}.service"
     assert_unit_runs(host, unit)
     assert_unit_hardened(host, unit, user=False)
 
 
 def test_settings_file_is_private(host: Any) -> None:
-    settings = host.file(f"/etc/whisk/invoker{instance(host)}.env")
+    settings = host.file(f"/etc/whisk/invoker{instance(host, 'invokers')}.env")
     assert (settings.mode, settings.user, settings.group) == (0o640, "root", "root")
 
 
@@ -35,7 +30,7 @@ def test_registered_passing_in_consul(host: Any) -> None:
         ".read().decode())'"
     )
     passing = {entry["Service"]["ID"] for entry in json.loads(fetched)}
-    assert f"invoker{instance(host)}" in passing, passing
+    assert f"invoker{instance(host, 'invokers')}" in passing, passing
 
 
 def test_runtime_images_are_loaded(host: Any) -> None:
