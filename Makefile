@@ -105,14 +105,20 @@ test-molecule: venv images  ## every role's molecule scenarios (WHISK_MOLECULE_J
 	$(call timed,bash scripts/molecule-all.sh,test-molecule)
 
 .PHONY: test-cluster
-test-cluster: prereqs artifacts images venv  ## cluster-up, its acceptance checks and tests/infra, cluster-down
-	$(call timed,status=0; bash scripts/cluster.sh up && bash scripts/cluster.sh verify || status=$$?; \
+test-cluster: prereqs artifacts images venv  ## cluster-up, its checks, tests/infra, a rolling upgrade, cluster-down
+	$(call timed,status=0; bash scripts/cluster.sh up && bash scripts/cluster.sh verify && \
+	    bash scripts/cluster.sh upgrade || status=$$?; \
 	    bash scripts/cluster.sh down; exit $$status,test-cluster)
 
 .PHONY: up
-up: prereqs artifacts images venv  ## bring the platform up (today: its prerequisites; see README)
-	@echo
-	@echo "make up: prerequisites, artifacts ($(WHISK_ARTIFACTS)) and images are ready."
-	@echo "make up: the Ansible roles and the Vagrant dev box behind it are not built yet;"
-	@echo "make up: 'make dev' runs the whole platform as local processes meanwhile"
-	@echo "make up: (README.md, 'Running the platform locally')."
+up: prereqs artifacts images venv  ## the dev box (Vagrant): the whole platform, a smoke test, how to reach it
+	$(call timed,bash scripts/devbox.sh up,up)
+
+.PHONY: down
+down: venv  ## destroy the dev box (its volume and network too)
+	$(call timed,bash scripts/devbox.sh down,down)
+
+.PHONY: test-devbox
+test-devbox: prereqs artifacts images venv  ## make up, re-provision (changed=0), vagrant reload, make down
+	$(call timed,status=0; bash scripts/devbox.sh up && bash scripts/devbox.sh acceptance || status=$$?; \
+	    bash scripts/devbox.sh down; exit $$status,test-devbox)

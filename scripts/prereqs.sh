@@ -30,6 +30,9 @@ declare -A wanted=(
     [nodejs]=node
     [npm]=npm
     [golang-go]=go
+    # Vagrant drives the dev box of `make up` (its docker provider; the recommended
+    # vagrant-libvirt would pull qemu and libvirt, which --no-install-recommends leaves out).
+    [vagrant]=/usr/bin/vagrant
 )
 missing=()
 for pkg in "${!wanted[@]}"; do
