@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The three-host local cluster (inventory/local-cluster):
 #
-#   scripts/cluster.sh up      hosts (playbooks/local-cluster.yml), secrets (scripts/secrets.sh),
+#   scripts/cluster.sh up      secrets (scripts/secrets.sh), hosts (playbooks/local-cluster.yml),
 #                              the platform (playbooks/site.yml), the guest's .wskprops in the
 #                              repository root; prints how to use it
 #   scripts/cluster.sh verify  the acceptance checks on the running cluster: a second
 #                              site.yml changes nothing, --check --diff reports no change,
 #                              tests/infra passes (the seed's workflow through nginx among them)
+#   scripts/cluster.sh upgrade a rolling upgrade to the next version under an invoke load
+#                              (tests/upgrade: no activation lost, the API reports it)
 #   scripts/cluster.sh down    removes the hosts, their volumes and the network
 #
 # `make cluster-up` / `make cluster-down` run it after the prerequisites, artifacts and
@@ -67,8 +69,9 @@ infra() {
 
 case ${1:-} in
     up)
-        phase "hosts" ansible-playbook -i "$INVENTORY" playbooks/local-cluster.yml
+        # The secrets first: the inventory's variables refer to them.
         phase "secrets" bash scripts/secrets.sh local-cluster
+        phase "hosts" ansible-playbook -i "$INVENTORY" playbooks/local-cluster.yml
         phase "platform (playbooks/site.yml)" site
         echo
         echo "cluster: the API is at https://172.31.230.11 (nginx on whisk-host-1, the platform's own CA)"
@@ -80,13 +83,17 @@ case ${1:-} in
         phase "site.yml --check --diff (no change)" check_mode
         phase "tests/infra" infra
         ;;
+    upgrade)
+        phase "rolling upgrade under load (tests/upgrade)" pytest -c tests/upgrade/pytest.ini \
+            --rootdir tests/upgrade --junitxml="$LOGS/upgrade.xml" tests/upgrade
+        ;;
     down)
         bash scripts/thaw-nested.sh
         phase "remove the hosts" ansible-playbook -i "$INVENTORY" playbooks/local-cluster.yml \
             -e local_cluster_state=absent
         ;;
     *)
-        echo "usage: scripts/cluster.sh up|verify|down" >&2
+        echo "usage: scripts/cluster.sh up|verify|upgrade|down" >&2
         exit 2
         ;;
 esac

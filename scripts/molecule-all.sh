@@ -12,11 +12,18 @@ LOGS=${WHISK_TEST_LOGS:-$ROOT/test-logs}/molecule
 JOBS=${WHISK_MOLECULE_JOBS:-2}
 mkdir -p "$LOGS"
 
+# The longest scenarios start first, so that none of them is left running alone at the end.
+LONGEST_FIRST=(controller/platform kafka/cluster nginx/default kafka/default)
+
 scenarios=("$@")
 if [ ${#scenarios[@]} -eq 0 ]; then
+    for scenario in "${LONGEST_FIRST[@]}"; do
+        [ -d "$ROOT/roles/${scenario%%/*}/molecule/${scenario##*/}" ] && scenarios+=("$scenario")
+    done
     for dir in "$ROOT"/roles/*/molecule/*/; do
         dir=${dir%/}
-        scenarios+=("$(basename "$(dirname "$(dirname "$dir")")")/$(basename "$dir")")
+        scenario="$(basename "$(dirname "$(dirname "$dir")")")/$(basename "$dir")"
+        [[ " ${LONGEST_FIRST[*]} " == *" $scenario "* ]] || scenarios+=("$scenario")
     done
 fi
 

@@ -10,8 +10,8 @@
 #   (whisk/action-python:3.11, whisk/action-nodejs:18, built by scripts/images.sh).
 #
 # V defaults to the package's version (python/pyproject.toml); another V builds the same
-# code under another tag and makes the API report V (WHISK_VERSION), which is how the
-# upgrade test gets a version N+1.
+# code as package version V under tag V, so the daemons report V (GET /api/v1's buildno):
+# that is how the upgrade test gets a real version N+1.
 # The wheels come from PyPI through this machine's pip, pinned by python/constraints.txt,
 # and are cached under $WHISK_CACHE/wheels/<hash of the pins>. Images are cached by content:
 # each carries org.whisk.inputs (the hash of the Dockerfile, the package's tracked sources,
@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
         *) die "unknown argument $1" ;;
     esac
 done
-[[ $VERSION =~ ^[0-9A-Za-z][0-9A-Za-z._-]*$ ]] || die "bad version '$VERSION'"
+[[ $VERSION =~ ^[0-9]+(\.[0-9]+)*$ ]] || die "bad version '$VERSION' (digits and dots: 0.1.1)"
 
 DAEMONS=(controller invoker registrator)
 RUNTIMES=(whisk/action-python:3.11 whisk/action-nodejs:18)
@@ -67,8 +67,15 @@ else
     context=$(mktemp -d "${TMPDIR:-/tmp}/whisk-services.XXXXXX")
     trap 'rm -rf "$context"' EXIT
     mkdir -p "$wheels"
-    # Dependencies once per set of pins; the project's own wheel every time (it is the change).
-    "$PIP" wheel -q --no-deps --wheel-dir "$context/wheels" "$ROOT/python"
+    # Dependencies once per set of pins; the project's own wheel every time (it is the change),
+    # from a copy of the package whose version is V, which is what the daemons report.
+    mkdir -p "$context/src"
+    tar -C "$ROOT" --exclude=__pycache__ --exclude='*.egg-info' --exclude=.mypy_cache \
+        --exclude=.pytest_cache --exclude=build -cf - python | tar -C "$context/src" -xf -
+    sed -i "s/^version = \".*\"/version = \"$VERSION\"/" "$context/src/python/pyproject.toml"
+    "$PIP" wheel -q --no-deps --wheel-dir "$context/wheels" "$context/src/python"
+    [ -f "$context/wheels/whisk_services-$VERSION-py3-none-any.whl" ] ||
+        die "the package's wheel for version $VERSION was not built (is '$VERSION' a PEP 440 version?)"
     "$PIP" wheel -q --wheel-dir "$wheels" -c "$ROOT/python/constraints.txt" "$ROOT/python"
     rm -f "$wheels"/whisk_services-*.whl
     cp "$wheels"/*.whl "$context/wheels/"

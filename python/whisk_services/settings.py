@@ -90,6 +90,9 @@ class ControllerSettings:
     ``ack_timeout_s`` is the grace added to an action's time limit before an activation
     without completion is forced complete (its record written by the controller);
     ``health_cycle_s`` is how often an unhealthy invoker gets the health test action.
+    ``drain_s`` is how long a stopping controller, no longer accepting requests, lets the
+    requests in progress, blocking waits and sequences finish before it answers the callers
+    still waiting 202 with their activation id.
     """
 
     host: str
@@ -107,6 +110,7 @@ class ControllerSettings:
     consul_token: str | None = None
     ack_timeout_s: float = 60.0
     health_cycle_s: float = 60.0
+    drain_s: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ControllerSettings:
@@ -130,6 +134,7 @@ class ControllerSettings:
             consul_token=source.get(f"{prefix}CONSUL_TOKEN") or None,
             ack_timeout_s=_positive(source, f"{prefix}ACK_TIMEOUT_S", 60.0),
             health_cycle_s=_positive(source, f"{prefix}HEALTH_CYCLE_S", 60.0),
+            drain_s=_positive(source, f"{prefix}DRAIN_S", 10.0),
         )
 
 

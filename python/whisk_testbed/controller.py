@@ -33,6 +33,9 @@ class ControllerProcess(LoopbackServer):
     """`python -m whisk_services.controller.main` on a free loopback port."""
 
     name = "controller"
+    # SIGTERM first lets the requests in progress finish for up to WHISK_CONTROLLER_DRAIN_S
+    # (10 s), then answers them: a 10 s grace could kill it mid-drain.
+    stop_grace_s = 30.0
 
     def __init__(
         self,

@@ -42,6 +42,11 @@ class MemoryRegistry:
         async with self._changed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), wait_s)
+        # Python 3.11's wait_for returns the result when the change and a cancellation
+        # arrive together, swallowing the cancellation: a follower being closed would wait on.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
 
     async def register(self, registration: Registration) -> None:
         self._check_up()

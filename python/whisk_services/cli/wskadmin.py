@@ -7,7 +7,9 @@ again (`user get` prints the subject's namespace and uuid instead). `catalog ins
 the public packages of `catalog/` into `/whisk.system` (see `whisk_services.cli.catalog`).
 `invoker drain N` writes Consul's KV key `whisk/invokers/invoker<N>/drain`: the controllers
 send no new activation to invoker N, while those it runs finish; `invoker undrain N` deletes
-it. `invoker status` (alias `status`) lists every invoker, one line each. `config
+it. `invoker status` (alias `status`) lists every invoker, one line each, with each
+controller's view of it (health, whether it has seen the drain flag, and how many of its
+activations the invoker still has in flight). `config
 set-throttles` writes the throttle defaults the controllers apply live (Consul KV key
 `whisk/config/throttles`, over their environment's), `config unset-throttles` removes them
 and `config show` prints them. These need the Consul agent (`--consul-url`, else
@@ -137,10 +139,22 @@ async def invoker_undrain(registry: ServiceRegistry, instance: int) -> None:
 
 STATUS_HELP = """list every invoker known to Consul, one line each:
   invoker<N> consul=<passing|warning|critical|absent> drained=<yes|no>
-  [controller<M>=<healthy|unhealthy|unresponsive|offline> since=<time> lastAck=<time|->
-  errors=<recent system errors and ack timeouts> reason="<why>"]... [check="<output>"]
-where each controller<M> part is what controller M published to Consul KV (its view of the
-invoker's health, and why), and check is the Consul check's output when it is not passing"""
+  [controller<M>=<healthy|unhealthy|unresponsive|offline> sawDrain=<yes|no> inFlight=<n>
+  since=<time> lastAck=<time|-> errors=<recent system errors and ack timeouts>
+  reason="<why>"]... [check="<output>"]
+where each controller<M> part is what controller M published to Consul KV: its view of the
+invoker's health and why, whether it has seen the drain flag (and so sends the invoker
+nothing new) and how many of its activations the invoker has not completed yet (a drained
+invoker is safe to replace once every controller says sawDrain=yes inFlight=0; ? when a
+controller does not publish these); check is the Consul check's output when not passing"""
+
+
+def _yes_no(value: object) -> str:
+    return "yes" if value is True else "no" if value is False else "?"
+
+
+def _count(value: object) -> str:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else "?"
 
 
 def _quoted(text: object) -> str:
@@ -167,6 +181,8 @@ async def invoker_status(registry: ServiceRegistry) -> list[str]:
             errors = view.get("recentErrors")
             parts += [
                 f"controller{controller}={view.get('state', '?')}",
+                f"sawDrain={_yes_no(view.get('drained'))}",
+                f"inFlight={_count(view.get('inFlight'))}",
                 f"since={view.get('since') or '-'}",
                 f"lastAck={view.get('lastAck') or '-'}",
                 f"errors={len(errors) if isinstance(errors, list) else 0}",

@@ -12,6 +12,17 @@ waiting caller and counts a timeout against the invoker's health.
 
 OpenWhisk forces the same completion (``max(timeout, 60 s) * 2 + 1 min``) but writes no
 record (reference/user-needs-and-reliability.md §2.1); this is the stronger promise.
+
+The tracker counts the flights of each invoker (``in_flight``) and tells ``on_count`` each
+time a count changes: the health monitor publishes it, so that an operator draining an
+invoker sees when it owes this controller nothing more (``drain_view``).
+
+Closing (the controller stops) does not drop a record the controller owes: the loop is
+asked to stop, not cancelled, so a sweep under way finishes its writes; the overdue flights
+are forced one last time and the unwritten records retried, within ``close_s``. A record
+still owed after that (the store is down) is named in a log line, and so is the number of
+flights still awaited: their invokers write their records, but no controller will force
+them if an invoker never does.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ log = logging.getLogger("whisk.controller.acks")
 DEFAULT_TIMEOUT_MS = 60_000
 DEFAULT_ACK_GRACE_S = 60.0
 SWEEP_S = 0.5
+CLOSE_S = 5.0  # how long closing may take to write the records still owed
 
 
 def no_answer(invoker: int) -> str:
@@ -81,6 +93,9 @@ Forced = Callable[[Flight, Activation | None], None]
 """Called once per forced activation with its record (the invoker's or the controller's;
 None when the store could not be read or written: the write is retried)."""
 
+CountChanged = Callable[[int, int], None]
+"""Called with an invoker and its new number of flights whenever that number changed."""
+
 
 class AckTracker:
     """The activations in flight and the loop forcing the overdue ones."""
@@ -91,15 +106,19 @@ class AckTracker:
         *,
         grace_s: float = DEFAULT_ACK_GRACE_S,
         on_forced: Forced | None = None,
+        on_count: CountChanged | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.grace_s = grace_s
         self.on_forced = on_forced
+        self.on_count = on_count
         self._activations = activations
         self._clock = clock
         self._flights: dict[str, Flight] = {}
-        self._unwritten: list[Flight] = []  # forced, their record not written yet
+        self._per_invoker: dict[int, int] = {}
+        self._owed: dict[str, Flight] = {}  # forced, their record not written yet
         self._task: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
         self.forced = 0
         self.written = 0
 
@@ -108,6 +127,38 @@ class AckTracker:
 
     def __contains__(self, activation_id: object) -> bool:
         return activation_id in self._flights
+
+    def in_flight(self, invoker: int) -> int:
+        """How many activations sent to ``invoker`` still await their completion."""
+        return self._per_invoker.get(invoker, 0)
+
+    @property
+    def owed(self) -> list[str]:
+        """The forced activations whose record is not written yet."""
+        return list(self._owed)
+
+    def _count(self, invoker: int, delta: int) -> None:
+        count = self.in_flight(invoker) + delta
+        if count > 0:
+            self._per_invoker[invoker] = count
+        else:
+            self._per_invoker.pop(invoker, None)
+        if self.on_count is not None:
+            try:
+                self.on_count(invoker, max(count, 0))
+            except Exception:  # the count is kept here whatever a listener does
+                log.exception("reporting the flights of invoker%d failed", invoker)
+
+    def _add(self, flight: Flight) -> None:
+        self._remove(flight.activation_id)  # the same id twice: counted once
+        self._flights[flight.activation_id] = flight
+        self._count(flight.invoker, +1)
+
+    def _remove(self, activation_id: str) -> Flight | None:
+        flight = self._flights.pop(activation_id, None)
+        if flight is not None:
+            self._count(flight.invoker, -1)
+        return flight
 
     def sent(
         self,
@@ -129,20 +180,21 @@ class AckTracker:
             deadline=self._clock() + timeout_ms / 1000 + self.grace_s,
             test=test,
         )
-        self._flights[message.activation_id] = flight
+        self._add(flight)
         return flight
 
     def completed(self, activation_id: str) -> Flight | None:
         """The completion arrived (or the send failed): stop tracking; the flight, or None
         if unknown (another controller's, or already forced)."""
-        return self._flights.pop(activation_id, None)
+        return self._remove(activation_id)
 
     def overdue(self) -> list[Flight]:
-        """Take the flights past their deadline."""
+        """Take the flights past their deadline: from now on their records are owed."""
         now = self._clock()
         late = [f for f in self._flights.values() if f.deadline <= now]
         for flight in late:
-            del self._flights[flight.activation_id]
+            self._remove(flight.activation_id)
+            self._owed[flight.activation_id] = flight
         return late
 
     async def record_of(self, flight: Flight) -> Activation | None:
@@ -178,24 +230,27 @@ class AckTracker:
 
     async def sweep(self) -> None:
         """Force the overdue flights; retry the records not written yet."""
+        retry = list(self._owed.values())
         for flight in self.overdue():
             self.forced += 1
             record = await self.record_of(flight)
-            if record is None:
-                self._unwritten.append(flight)
+            if record is not None:
+                self._owed.pop(flight.activation_id, None)
             if self.on_forced is not None:
                 try:
                     self.on_forced(flight, record)
                 except Exception:
                     log.exception("handling the forced ack of %s failed", flight.activation_id)
-        retry, self._unwritten = self._unwritten, []
         for flight in retry:
-            if await self.record_of(flight) is None:
-                self._unwritten.append(flight)
+            if await self.record_of(flight) is not None:
+                self._owed.pop(flight.activation_id, None)
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(SWEEP_S)
+        closing = False
+        while not closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), SWEEP_S)
+            closing = self._closing.is_set()  # then one last sweep: what is owed is written
             try:
                 await self.sweep()
             except Exception:
@@ -204,11 +259,32 @@ class AckTracker:
     def start(self) -> None:
         """Force overdue activations in the background until ``close``."""
         if self._task is None:
+            self._closing.clear()
             self._task = asyncio.create_task(self._run(), name="ack-timeouts")
 
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def close(self, close_s: float = CLOSE_S) -> None:
+        """Stop forcing: the sweep under way (and a last one) may write the records owed
+        for up to ``close_s``; what is still owed then, and what is still awaited, is
+        logged."""
+        task, self._task = self._task, None
+        if task is not None:
+            self._closing.set()
+            done, _ = await asyncio.wait((task,), timeout=close_s)
+            if not done:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._owed:
+            log.error(
+                "stopping with %d forced activation record(s) not written (the store did not "
+                "answer in %.0f s): %s",
+                len(self._owed),
+                close_s,
+                ", ".join(sorted(self._owed)),
+            )
+        if self._flights:
+            log.warning(
+                "stopping with %d activation(s) still awaiting their completion: their "
+                "invokers write their records, but none is forced if an invoker never does",
+                len(self._flights),
+            )

@@ -60,6 +60,15 @@ def sequence_too_deep(levels: int) -> str:
     return f"Sequence nesting exceeds the limit of {levels} levels."
 
 
+def sequence_component_interrupted(component: str) -> str:
+    """The controller conducting the sequence stopped while a component ran (the component
+    goes on and gets its own record)."""
+    return f"Sequence component '{component}' was still running when the controller stopped."
+
+
+SEQUENCE_INTERRUPTED = "The controller stopped before the sequence completed."
+
+
 BAD_TIMEOUT = "The parameter 'timeout' must be a positive integer (milliseconds)."
 BINDING_OPERATION = "Operation not permitted on package binding."
 

@@ -20,7 +20,12 @@ stored (a whisk internal error when the invoker wrote none), its memory released
 balancer, its waiting caller answered and a timeout counted against the invoker's health.
 With a health monitor (``invoker_health``), each completion counts as a success or a system
 error of its invoker, and ``send_health_test`` sends the test action straight to an
-invoker's topic.
+invoker's topic. The monitor also hears how many activations each invoker still owes this
+controller (``acks.AckTracker.in_flight``), to publish it for operators draining invokers.
+
+When the controller stops, ``end_waits`` ends every blocking wait (and any started later at
+once) as if its time were up: the caller is answered 202 with the activation id, whose
+record the invoker still writes (``controller.shutdown``).
 """
 
 from __future__ import annotations
@@ -162,13 +167,16 @@ class Invocations:
         self.max_wait_s = max_wait_s
         self.balancer = balancer
         self.health = health
-        self.acks = AckTracker(activations, grace_s=ack_grace_s, on_forced=self._forced)
+        self.acks = AckTracker(
+            activations, grace_s=ack_grace_s, on_forced=self._forced, on_count=self._counted
+        )
         self._producer = producer
         self._activations = activations
         self._poll_offsets = poll_offsets
         self._waiters: dict[str, asyncio.Future[CompletionMessage]] = {}
         self._consumer: MessageConsumer | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._ended: asyncio.Future[None] | None = None  # done once the waits were ended
 
     @classmethod
     async def open(
@@ -232,6 +240,31 @@ class Invocations:
     def pending(self) -> int:
         """How many blocking callers wait for a completion."""
         return len(self._waiters)
+
+    @property
+    def ending(self) -> bool:
+        """True once ``end_waits`` was called: no blocking wait lasts any more."""
+        return self._ended is not None and self._ended.done()
+
+    def waits_end(self) -> asyncio.Future[None]:
+        """A future done once ``end_waits`` is called, for any wait to wait on besides what
+        it waits for (never to be cancelled or resolved by its users)."""
+        if self._ended is None:
+            self._ended = asyncio.get_running_loop().create_future()
+        return self._ended
+
+    def end_waits(self) -> int:
+        """End every blocking wait now, and any later one at once, as if its time were up
+        (the caller gets 202 with the activation id); the number of waits ended."""
+        ended = self.waits_end()
+        if not ended.done():
+            ended.set_result(None)
+        return len(self._waiters)
+
+    def _counted(self, invoker: int, count: int) -> None:
+        """The ack tracker's count of ``invoker``'s flights changed."""
+        if self.health is not None:
+            self.health.in_flight_changed(invoker, count)
 
     async def _read(self, consumer: MessageConsumer) -> None:
         while True:
@@ -370,14 +403,13 @@ class Invocations:
         offsets = iter(self._poll_offsets())
         next_poll = next(offsets, None)
         completion: asyncio.Future[CompletionMessage] | None = waiter
+        ended = self.waits_end()
         while True:
             now = loop.time()
             wake = deadline if next_poll is None else min(start + next_poll, deadline)
-            if wake > now:
-                if completion is not None:
-                    await asyncio.wait((completion,), timeout=wake - now)
-                else:
-                    await asyncio.sleep(wake - now)
+            if wake > now and not ended.done():
+                awaited = (ended,) if completion is None else (completion, ended)
+                await asyncio.wait(awaited, timeout=wake - now, return_when=asyncio.FIRST_COMPLETED)
             if completion is not None and completion.done():
                 finished = await self._from_completion(completion.result(), doc_id)
                 if finished is not None:
@@ -387,6 +419,8 @@ class Invocations:
                 offsets = _after_completion_offsets(loop.time() - start)
                 next_poll = next(offsets)
                 continue
+            if ended.done():
+                return None  # the controller is stopping: the caller gets the id
             now = loop.time()
             if next_poll is not None and now >= start + next_poll:
                 finished = await self._from_store(doc_id)

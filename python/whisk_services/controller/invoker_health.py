@@ -17,13 +17,16 @@ departs from OpenWhisk, whose invokers start unhealthy until a test action succe
 the invoker's TTL check, passed only while it runs, stands in for that first test.
 
 While an invoker is unhealthy or unresponsive the controller sends it the health test
-action right away and then once per health cycle (``send_test``). The balancer uses only
-healthy invokers (``HealthyInvokers``).
+action right away and then once per health cycle (``send_test``), unless it is drained. The
+balancer uses only healthy invokers (``HealthyInvokers``).
 
 Each controller publishes its own view of each invoker, as JSON, at
-``whisk/invokers/invoker<N>/state/controller<M>`` (``state_key``) whenever the state
-changes, and at most once per health cycle when only its counters (last ack, recent errors)
-changed.
+``whisk/invokers/invoker<N>/state/controller<M>`` (``state_key``): the state and why, with
+``drained`` and ``inFlight`` (``drain_view``). It publishes at once (the next round, woken
+for it) when the state or the drain flag changed, or the flights of a drained invoker (an
+operator waits for them to reach 0); within ``FLIGHTS_PUBLISH_S`` when only the flights of
+an undrained invoker changed; at most once per health cycle when only its counters (last
+ack, recent errors) changed. A publication Consul refused is retried the next round.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from whisk_services.controller.drain_view import DrainView, drains_seen
 from whisk_services.controller.invoker_pool import (
     INVOKERS_KV_PREFIX,
     ConsulInvokers,
@@ -62,6 +66,10 @@ HEALTH_TEST_CODE = "function main(params) { return params; }"
 HEALTH_TEST_MEMORY_MB = 128
 SYSTEM_NAMESPACE = "whisk.system"
 SYSTEM_UUID = "00000000-0000-0000-0000-000000000000"
+# The flights of an undrained invoker change with every activation: published at most this
+# often (a drained invoker's, at once).
+FLIGHTS_PUBLISH_S = 1.0
+ROUND_GAP_S = 0.05  # rounds woken one after another are at least this far apart
 
 
 def health_test_action_name(controller: int) -> str:
@@ -223,12 +231,18 @@ class InvokerHealthMonitor:
         self.cycle_s = cycle_s
         self.send_test: SendTest | None = None
         self.invokers: dict[int, InvokerHealth] = {}
+        self.drains = DrainView()
         self._clock = clock
         self._dirty: set[int] = set()  # counters changed since the last publication
-        self._changed: set[int] = set()  # state changed: publish now
+        self._changed: set[int] = set()  # state or drain changed: publish now
+        self._flights: set[int] = set()  # an undrained invoker's flights changed
+        self._flights_published = clock()
+        self._failing: set[int] = set()  # their last publication failed
         self._last_test: dict[int, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        if isinstance(pool, ConsulInvokers):
+            pool.listeners.append(self._wake.set)
 
     def health(self, instance: int) -> InvokerHealth:
         found = self.invokers.get(instance)
@@ -263,8 +277,20 @@ class InvokerHealthMonitor:
         else:
             self._dirty.add(instance)
 
+    def in_flight_changed(self, instance: int, count: int) -> None:
+        """``instance`` now has ``count`` activations of this controller in flight."""
+        if not self.drains.set_flights(instance, count):
+            return
+        self.health(instance)
+        if self.drains.is_drained(instance):
+            self._changed.add(instance)
+            self._wake.set()
+        else:
+            self._flights.add(instance)
+
     def sync(self) -> None:
-        """Bring the offline states in line with the registry."""
+        """Bring the offline states in line with the registry, and the drain flags in line
+        with the pool's."""
         known = registry_health(self.pool)
         now = self._clock()
         for instance in set(known) | set(self.invokers):
@@ -276,12 +302,24 @@ class InvokerHealthMonitor:
                     "invoker%d: %s -> %s (%s)", instance, before, invoker.state, invoker.reason
                 )
                 self._changed.add(instance)
+        for instance in sorted(self.drains.set_drained(drains_seen(self.pool))):
+            self.health(instance)
+            log.info(
+                "invoker%d %s: %d activation(s) of controller%d in flight there",
+                instance,
+                "drained" if self.drains.is_drained(instance) else "undrained",
+                self.drains.flights(instance),
+                self.controller,
+            )
+            self._changed.add(instance)
 
     def needs_test(self) -> list[int]:
         """The invokers due a test action now."""
         now = self._clock()
         due = []
         for instance, invoker in sorted(self.invokers.items()):
+            if self.drains.is_drained(instance):
+                continue  # no new work, not even a test; tested when undrained
             if invoker.state not in (State.UNHEALTHY, State.UNRESPONSIVE):
                 self._last_test.pop(instance, None)
                 continue
@@ -291,15 +329,26 @@ class InvokerHealthMonitor:
                 due.append(instance)
         return due
 
+    def view_of(self, instance: int) -> dict[str, object]:
+        """The JSON this controller publishes for ``instance``."""
+        return self.invokers[instance].to_json(self.controller) | self.drains.fields(instance)
+
     async def publish(self, instances: set[int]) -> None:
         if self.registry is None:
             return
         for instance in sorted(instances):
-            body = json.dumps(self.invokers[instance].to_json(self.controller)).encode()
+            body = json.dumps(self.view_of(instance)).encode()
             try:
                 await self.registry.kv_put(state_key(instance, self.controller), body)
             except DiscoveryError as error:
-                log.warning("cannot publish the state of invoker%d: %s", instance, error)
+                self._changed.add(instance)  # retried next round
+                if instance not in self._failing:
+                    self._failing.add(instance)
+                    log.warning("cannot publish the state of invoker%d: %s", instance, error)
+                continue
+            if instance in self._failing:
+                self._failing.discard(instance)
+                log.info("published the state of invoker%d again", instance)
 
     async def tick(self, *, counters: bool = False) -> None:
         """One round: sync with the registry, send the due tests, publish what changed
@@ -315,6 +364,11 @@ class InvokerHealthMonitor:
         if counters:
             publish |= self._dirty
             self._dirty = set()
+        now = self._clock()
+        if self._flights and (counters or now - self._flights_published >= FLIGHTS_PUBLISH_S):
+            publish |= self._flights
+            self._flights = set()
+            self._flights_published = now
         await self.publish(publish)
 
     async def _run(self) -> None:
@@ -332,6 +386,7 @@ class InvokerHealthMonitor:
                 await self.tick(counters=counters)
             except Exception:
                 log.exception("the invoker health round failed")
+            await asyncio.sleep(ROUND_GAP_S)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="invoker-health")

@@ -10,7 +10,8 @@ number, with the user memory they registered, minus those drained (key
 When the registry cannot be reached the last known view stays in force; the follower
 retries after a short pause and logs once per outage. Before an invoker first enters the
 view, ``on_new`` (the controller: create topic ``invoker<N>``) is awaited, so no activation
-is sent to a topic that does not exist yet.
+is sent to a topic that does not exist yet. Each of ``listeners`` is called when the drained
+invokers changed (the health monitor publishes it at once).
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ class ConsulInvokers:
         self._tasks: list[asyncio.Task[None]] = []
         self._first_answers = (asyncio.Event(), asyncio.Event())  # instances, drains
         self.changes = 0  # bumped whenever the view changed (for tests and logs)
+        self.listeners: list[Callable[[], None]] = []  # called when ``drained`` changed
 
     @property
     def view(self) -> tuple[InvokerInfo, ...]:
@@ -201,10 +203,20 @@ class ConsulInvokers:
                 await asyncio.sleep(self._retry_s)
                 continue
             outage = False
-            self.drained = drained(tree)
+            drains, before = drained(tree), self.drained
+            self.drained = drains
             self._update()
+            if drains != before:
+                self._drains_changed()
             self._first_answers[1].set()
             index = next_index
+
+    def _drains_changed(self) -> None:
+        for listener in self.listeners:
+            try:
+                listener()
+            except Exception:  # a listener must not stop the follower
+                log.exception("a listener of the drained invokers failed")
 
     def _healthy(self) -> list[int]:
         return [n for n, r in self.registered.items() if r.health == "passing"]

@@ -17,6 +17,11 @@ database at start) to the unhealthy ones every ``WHISK_CONTROLLER_HEALTH_CYCLE_S
 Consul, publishes each invoker's state to Consul KV. An activation without completion within
 its time limit plus ``WHISK_CONTROLLER_ACK_TIMEOUT_S`` gets a record written by the
 controller (``acks``).
+
+Stopping (SIGTERM) loses nothing (``shutdown``): the controller stops accepting requests,
+gives those in progress, the blocking waits and the sequences up to
+``WHISK_CONTROLLER_DRAIN_S`` to finish, answers the blocking callers still waiting 202 with
+their activation id, and only then closes Kafka, Consul and the databases.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from whisk_services.controller.invoker_health import (
 from whisk_services.controller.invoker_pool import ConsulInvokers, InvokerView, StaticInvokers
 from whisk_services.controller.runtime_config import ThrottleDefaults
 from whisk_services.controller.sequences import cancel_all
+from whisk_services.controller.shutdown import graceful_runner, stop_serving
 from whisk_services.controller.throttles import ThrottleExchange, Throttles
 from whisk_services.daemon import run_daemon
 from whisk_services.model.namespace_limits import NamespaceLimits
@@ -238,7 +244,12 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
         )
         for follower in followers:
             await follower.start()
-        runner = web.AppRunner(build_app(services), access_log_format=ACCESS_LOG_FORMAT)
+        runner = graceful_runner(
+            build_app(services),
+            services,
+            settings.drain_s,
+            access_log_format=ACCESS_LOG_FORMAT,
+        )
         await runner.setup()
         await web.TCPSite(runner, settings.host, settings.port).start()
         log.info(
@@ -250,9 +261,9 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
         )
         await stop.wait()
     finally:
-        if runner is not None:
-            await runner.cleanup()
-        if services is not None:
+        if runner is not None and services is not None:
+            await stop_serving(runner, services)
+        elif services is not None:
             await cancel_all(services.background)
         if exchange is not None:
             await exchange.close()

@@ -15,13 +15,18 @@ component activation ids in order, its ``response`` the last component's, its an
 ``limits`` (the sequence's, with the largest memory of its components) and ``waitTime``.
 
 ``launch`` runs a sequence in a task kept in the controller's set of background tasks (so
-it outlives the request that started it); ``cancel_all`` ends them when the controller stops.
+it outlives the request that started it); ``wait_for_sequence`` is a blocking caller's wait
+for it. When the controller stops (``controller.shutdown``) the sequences get the drain time
+to finish; then the waits end (``Invocations.end_waits``): a sequence whose component is
+still running, or that is about to start the next one, ends with a whisk internal error and
+writes its record (the component goes on and gets its own). ``cancel_all`` cancels what is
+left; a sequence cancelled still writes its record (a whisk internal error listing the
+components started), so no sequence activation id is left without one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -33,7 +38,7 @@ from aiohttp import web
 from whisk_services.controller import errors
 from whisk_services.controller.activator import Activator, Target, arguments
 from whisk_services.controller.errors import ApiError
-from whisk_services.controller.invocations import Finished
+from whisk_services.controller.invocations import Finished, Invocations
 from whisk_services.controller.targets import resolve_target
 from whisk_services.model.activation import Activation, ActivationResponse, new_activation_id
 from whisk_services.model.entities import SEQUENCE_ACTIONS_PARAMETER, Action
@@ -141,8 +146,38 @@ class Conductor:
     ) -> Finished:
         """Run ``sequence`` with ``args`` as activation ``activation_id``, write its record
         and return it (in API shape) with its status."""
-        start = _now_ms()
-        chain = await self._chain(sequence, args, activation_id, depth)
+        times = (_now_ms(), accepted_ms)
+        chain = _Chain(ActivationResponse.success(args), [], 0)
+        try:
+            await self._chain(sequence, args, activation_id, depth, chain)
+        except asyncio.CancelledError:
+            # The controller is stopping: the components sent go on and get their records;
+            # the sequence's own id gets its record now.
+            chain.response = ActivationResponse.whisk_error(errors.SEQUENCE_INTERRUPTED)
+            await self._store(sequence, activation_id, chain, times=times, cause=cause)
+            raise
+        writing = asyncio.ensure_future(
+            self._store(sequence, activation_id, chain, times=times, cause=cause)
+        )
+        try:
+            activation = await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            await writing  # cancelled while writing: the record is owed, let it land
+            raise
+        return Finished(activation.to_api(), activation.response.status)
+
+    async def _store(
+        self,
+        sequence: Target,
+        activation_id: str,
+        chain: _Chain,
+        *,
+        times: tuple[int, int],
+        cause: str | None,
+    ) -> Activation:
+        """Write the sequence's record (a failure is logged: the record is lost);
+        ``times``: when it started and when it was accepted."""
+        start, accepted_ms = times
         limits = sequence.action.limits
         if chain.memory:
             limits = replace(limits, memory=chain.memory)
@@ -173,17 +208,20 @@ class Conductor:
             log.warning(
                 "[%s] cannot store sequence activation %s: %s", self.transid, activation_id, error
             )
-        return Finished(activation.to_api(), activation.response.status)
+        return activation
 
     async def _chain(
-        self, sequence: Target, args: JsonObject, activation_id: str, depth: int
-    ) -> _Chain:
+        self, sequence: Target, args: JsonObject, activation_id: str, depth: int, chain: _Chain
+    ) -> None:
+        """Run the components in ``chain`` (its response, ids and memory as they go)."""
         assert isinstance(sequence.action.exec, SequenceExec)
         components = sequence.action.exec.components
-        chain = _Chain(ActivationResponse.success(args), [], 0)
         payload: JsonObject = args
         for index, fqn in enumerate(components):
             name = str(fqn)
+            if self.activator.invocations.ending:  # stopping: no new work
+                chain.response = ActivationResponse.whisk_error(errors.SEQUENCE_INTERRUPTED)
+                break
             try:
                 target = await self.lookup(fqn)
             except ComponentUnavailable as error:
@@ -201,7 +239,6 @@ class Conductor:
                     )
                     break
                 payload = result
-        return chain
 
     async def _component(
         self, target: Target, payload: JsonObject, activation_id: str, depth: int, chain: _Chain
@@ -247,8 +284,14 @@ class Conductor:
             log.warning("[%s] component %s not queued: %s", self.transid, name, error)
             return ActivationResponse.whisk_error(errors.sequence_component_unqueued(name))
         if finished is None:
-            return ActivationResponse.whisk_error(errors.sequence_component_late(name))
+            return self._unfinished(name)
         return _response_of(finished)
+
+    def _unfinished(self, name: str) -> ActivationResponse:
+        """The response of a component whose wait ended before it completed."""
+        if self.activator.invocations.ending:
+            return ActivationResponse.whisk_error(errors.sequence_component_interrupted(name))
+        return ActivationResponse.whisk_error(errors.sequence_component_late(name))
 
 
 Background = set[asyncio.Task[Any]]
@@ -270,13 +313,37 @@ def launch(
     return task
 
 
-async def cancel_all(background: Background) -> None:
-    """Cancel the sequences still running (the controller is stopping) and wait for them."""
+async def wait_for_sequence(
+    task: asyncio.Task[Finished], wait_s: float, invocations: Invocations
+) -> Finished | None:
+    """A blocking caller's wait for a sequence: how it finished, or None when ``wait_s``
+    passed or the controller ended the waits first (the sequence goes on)."""
+    if not invocations.ending:
+        await asyncio.wait(
+            (task, invocations.waits_end()),
+            timeout=wait_s,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+    return task.result() if task.done() and not task.cancelled() else None
+
+
+CANCEL_WAIT_S = 5.0  # how long the cancelled sequences may take to write their records
+
+
+async def cancel_all(background: Background, wait_s: float = CANCEL_WAIT_S) -> None:
+    """Cancel the sequences still running (the controller is stopping) and give them
+    ``wait_s`` to write their records."""
     tasks = list(background)
     for task in tasks:
         task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-    if tasks:
-        log.warning("cancelled %d running sequence(s)", len(tasks))
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=wait_s)
+    log.warning("cancelled %d running sequence(s)", len(tasks))
+    if pending:
+        log.error(
+            "%d cancelled sequence(s) did not write their record within %.0f s: %s",
+            len(pending),
+            wait_s,
+            ", ".join(sorted(task.get_name() for task in pending)),
+        )

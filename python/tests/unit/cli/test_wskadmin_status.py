@@ -40,8 +40,12 @@ def registry_with_two_invokers() -> MemoryRegistry:
             "lastAck": "2024-01-01T00:00:01Z",
             "recentErrors": [{"kind": "system error"}] * 4,
             "controller": 22,
+            "drained": False,
+            "inFlight": 2,
         }
         await registry.kv_put(state_key(22, 22), json.dumps(view).encode())
+        drained_view = {"state": "offline", "drained": True, "inFlight": 0}
+        await registry.kv_put(state_key(23, 21), json.dumps(drained_view).encode())
         await registry.kv_put(state_key(24, 22), json.dumps({"state": "offline"}).encode())
 
     asyncio.run(fill())
@@ -51,12 +55,14 @@ def registry_with_two_invokers() -> MemoryRegistry:
 def test_one_line_per_invoker_with_state_and_reason() -> None:
     lines = asyncio.run(wskadmin.invoker_status(registry_with_two_invokers()))
     assert lines == [
-        "invoker22 consul=passing drained=no controller22=unhealthy since=2024-01-01T00:00:00Z"
-        " lastAck=2024-01-01T00:00:01Z errors=4"
+        "invoker22 consul=passing drained=no controller22=unhealthy sawDrain=no inFlight=2"
+        " since=2024-01-01T00:00:00Z lastAck=2024-01-01T00:00:01Z errors=4"
         " reason=\"4 system errors among the last 4 results (latest x: 'boom')\"",
-        'invoker23 consul=critical drained=yes check="TTL expired"',
-        "invoker24 consul=absent drained=no controller22=offline since=- lastAck=- errors=0"
-        ' reason=""',
+        "invoker23 consul=critical drained=yes controller21=offline sawDrain=yes inFlight=0"
+        ' since=- lastAck=- errors=0 reason="" check="TTL expired"',
+        # A controller that publishes no drain fields (one not upgraded yet): unknown.
+        "invoker24 consul=absent drained=no controller22=offline sawDrain=? inFlight=?"
+        ' since=- lastAck=- errors=0 reason=""',
     ]
 
 

@@ -132,10 +132,21 @@ def test_ack_grace_and_health_cycle_default_to_openwhisks_minute() -> None:
     assert (quick.ack_timeout_s, quick.health_cycle_s) == (3.0, 2.5)
 
 
+def test_the_drain_time_defaults_to_ten_seconds() -> None:
+    assert ControllerSettings.from_env(VALID).drain_s == 10.0
+    quick = ControllerSettings.from_env({**VALID, "WHISK_CONTROLLER_DRAIN_S": "0.5"})
+    assert quick.drain_s == 0.5
+
+
 @pytest.mark.parametrize(
-    "name", ["WHISK_CONTROLLER_ACK_TIMEOUT_S", "WHISK_CONTROLLER_HEALTH_CYCLE_S"]
+    "name",
+    [
+        "WHISK_CONTROLLER_ACK_TIMEOUT_S",
+        "WHISK_CONTROLLER_HEALTH_CYCLE_S",
+        "WHISK_CONTROLLER_DRAIN_S",
+    ],
 )
 @pytest.mark.parametrize("value", ["0", "-1", "soon", "inf"])
-def test_bad_ack_grace_or_health_cycle_is_refused(name: str, value: str) -> None:
+def test_bad_ack_grace_or_health_cycle_or_drain_is_refused(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         ControllerSettings.from_env({**VALID, name: value})

@@ -7,7 +7,6 @@ activation once it completed (or with the id when the wait ends first).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -37,6 +36,7 @@ from whisk_services.controller.sequences import (
     component_lookup,
     launch,
     sequence_arguments,
+    wait_for_sequence,
 )
 from whisk_services.controller.targets import resolve_target
 from whisk_services.model.activation import ActivationStatus, new_activation_id
@@ -308,6 +308,5 @@ async def _invoke_sequence(
     wait_s = activator.invocations.max_wait_s
     if timeout_s is not None:
         wait_s = min(wait_s, timeout_s)
-    await asyncio.wait((task,), timeout=wait_s)
-    finished = task.result() if task.done() and not task.cancelled() else None
+    finished = await wait_for_sequence(task, wait_s, activator.invocations)
     return _answer(activation_id, finished, result_only)

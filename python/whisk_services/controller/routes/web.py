@@ -27,7 +27,6 @@ then is a 202. The web API keeps its own answers apart from the REST API's: its 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hmac
 import json
@@ -58,6 +57,7 @@ from whisk_services.controller.sequences import (
     component_lookup,
     launch,
     sequence_arguments,
+    wait_for_sequence,
 )
 from whisk_services.controller.targets import resolve_target
 from whisk_services.controller.web_responses import (
@@ -397,9 +397,8 @@ async def _run_sequence(
         conductor.run(target, args, activation_id, accepted_ms=accepted_ms),
         f"web sequence {target.fqn} {activation_id}",
     )
-    await asyncio.wait((task,), timeout=activator.invocations.max_wait_s)
-    finished = task.result() if task.done() and not task.cancelled() else None
-    return activation_id, finished
+    invocations = activator.invocations
+    return activation_id, await wait_for_sequence(task, invocations.max_wait_s, invocations)
 
 
 def answer(extension: str, finished: Finished | None, tid: str) -> web.Response:
