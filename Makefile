@@ -75,8 +75,9 @@ test-integration: venv artifacts images docker-clean  ## tests against real ZooK
 	$(call timed,cd python && $(PYTEST) -m integration -v,test-integration)
 
 .PHONY: test
-test:  ## everything: set-up, lint, unit and integration tests
-	$(call timed,$(MAKE) --no-print-directory prereqs artifacts images venv docker-clean lint test-unit test-integration,test)
+test:  ## everything: set-up, lint, unit, integration, molecule, the cluster (+upgrade), the dev box
+	$(call timed,$(MAKE) --no-print-directory prereqs artifacts images venv docker-clean lint test-unit \
+	    test-integration test-molecule test-cluster test-devbox,test)
 
 .PHONY: bench
 bench: venv artifacts images  ## the benchmarks; figures are printed and saved under bench/results/
@@ -101,7 +102,7 @@ cluster-down: venv  ## remove the local cluster's hosts, volumes and network
 	$(call timed,bash scripts/cluster.sh down,cluster-down)
 
 .PHONY: test-molecule
-test-molecule: venv images  ## every role's molecule scenarios (WHISK_MOLECULE_JOBS at a time)
+test-molecule: venv images  ## every role's molecule scenarios (WHISK_MOLECULE_JOBS at a time, default 4)
 	$(call timed,bash scripts/molecule-all.sh,test-molecule)
 
 .PHONY: test-cluster

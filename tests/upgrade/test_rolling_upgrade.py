@@ -54,6 +54,7 @@ class Api:
 
     def session(self) -> requests.Session:
         session = requests.Session()
+        session.trust_env = False  # REQUESTS_CA_BUNDLE would override the platform's CA
         session.auth = self.auth
         session.verify = str(CA)
         return session
