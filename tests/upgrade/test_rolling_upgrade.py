@@ -104,6 +104,18 @@ def consul_kv(method: str, key: str, body: str = "") -> None:
     assert done.returncode == 0, done.stderr
 
 
+def upgrade_to(version: str) -> subprocess.CompletedProcess[str]:
+    """playbooks/upgrade.yml on the local cluster."""
+    return run(
+        "ansible-playbook",
+        "-i",
+        str(INVENTORY),
+        "playbooks/upgrade.yml",
+        "-e",
+        f"whisk_version={version}",
+    )
+
+
 def next_version(version: str) -> str:
     parts = version.split(".")
     return ".".join([*parts[:-1], str(int(parts[-1]) + 1)])
@@ -217,14 +229,7 @@ def test_rolling_upgrade_loses_no_activation(api: Api, action: str) -> None:
     load.start()
     time.sleep(5)
     started = time.monotonic()
-    upgrade = run(
-        "ansible-playbook",
-        "-i",
-        str(INVENTORY),
-        "playbooks/upgrade.yml",
-        "-e",
-        f"whisk_version={target}",
-    )
+    upgrade = upgrade_to(target)
     took = time.monotonic() - started
     time.sleep(AFTER_UPGRADE_S)
     stop.set()
@@ -251,14 +256,7 @@ def test_rolling_upgrade_loses_no_activation(api: Api, action: str) -> None:
     after = api.session().get(api.url(""), timeout=10).json()["buildno"]
     assert after == target
 
-    again = run(
-        "ansible-playbook",
-        "-i",
-        str(INVENTORY),
-        "playbooks/upgrade.yml",
-        "-e",
-        f"whisk_version={target}",
-    )
+    again = upgrade_to(target)
     assert again.returncode == 0, again.stdout[-4000:]
     lines = recap(again.stdout)
     assert lines, again.stdout[-2000:]

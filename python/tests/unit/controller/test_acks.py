@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit.controller.support import activation_message
 from whisk_services.adapters.memory import MemoryDocumentStore
 from whisk_services.adapters.memory_bus import MemoryBus
 from whisk_services.controller.acks import AckTracker, Flight, no_answer
@@ -22,8 +23,7 @@ from whisk_services.controller.invoker_health import (
 )
 from whisk_services.controller.invoker_pool import StaticInvokers
 from whisk_services.model.activation import Activation, ActivationResponse, ActivationStatus
-from whisk_services.model.messages import ActivationMessage, CompletionMessage, MessageUser
-from whisk_services.model.names import FullyQualifiedName
+from whisk_services.model.messages import ActivationMessage, CompletionMessage
 from whisk_services.ports.messaging import TopicSpec
 
 
@@ -32,17 +32,7 @@ def run(body: Callable[[], Awaitable[Any]]) -> Any:
 
 
 def message(n: int = 1, *, blocking: bool = False) -> ActivationMessage:
-    return ActivationMessage(
-        transid="tid",
-        action=FullyQualifiedName.parse("/guest/sleepy"),
-        action_version="0.0.1",
-        revision="1-x",
-        user=MessageUser("guest-subject", "guest", "uuid"),
-        activation_id=f"{n:032x}",
-        controller=0,
-        blocking=blocking,
-        accepted_ms=1_000,
-    )
+    return activation_message(n, blocking=blocking)
 
 
 class Clock:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit.controller.support import activation_message
 from whisk_services.adapters.memory import MemoryDocumentStore
 from whisk_services.adapters.memory_bus import MemoryBus
 from whisk_services.adapters.memory_discovery import MemoryRegistry
@@ -27,8 +28,7 @@ from whisk_services.controller.invoker_health import (
     state_key,
 )
 from whisk_services.controller.invoker_pool import ConsulInvokers, StaticInvokers, drain_key
-from whisk_services.model.messages import ActivationMessage, CompletionMessage, MessageUser
-from whisk_services.model.names import FullyQualifiedName
+from whisk_services.model.messages import ActivationMessage, CompletionMessage
 from whisk_services.ports.discovery import Check, Registration
 
 CONTROLLER = 3
@@ -40,17 +40,7 @@ def run(body: Callable[[], Awaitable[Any]]) -> Any:
 
 
 def message(n: int) -> ActivationMessage:
-    return ActivationMessage(
-        transid="tid",
-        action=FullyQualifiedName.parse("/guest/sleepy"),
-        action_version="0.0.1",
-        revision="1-x",
-        user=MessageUser("guest-subject", "guest", "uuid"),
-        activation_id=f"{n:032x}",
-        controller=CONTROLLER,
-        blocking=False,
-        accepted_ms=1_000,
-    )
+    return activation_message(n, controller=CONTROLLER)
 
 
 def published(registry: MemoryRegistry, invoker: int = INVOKER) -> dict[str, Any] | None:
@@ -71,6 +61,22 @@ async def eventually(condition: Callable[[], bool], within_s: float, what: str) 
         assert loop.time() - start < within_s, f"not within {within_s} s: {what}"
         await asyncio.sleep(0.01)
     return loop.time() - start
+
+
+async def register_invoker(
+    registry: MemoryRegistry, meta: dict[str, str] | None = None, check: Check | None = None
+) -> None:
+    """Register INVOKER as the invokers do, with ``meta`` beside its instance."""
+    await registry.register(
+        Registration(
+            id=f"invoker{INVOKER}",
+            name="invoker",
+            address="127.0.0.1",
+            port=12001,
+            meta={"instance": str(INVOKER), **(meta or {})},
+            check=check,
+        )
+    )
 
 
 class Clock:
@@ -176,15 +182,7 @@ def test_a_refused_publication_is_retried_the_next_round() -> None:
 def test_a_drained_invoker_gets_no_health_test() -> None:
     async def body() -> None:
         registry = MemoryRegistry()
-        await registry.register(
-            Registration(
-                id=f"invoker{INVOKER}",
-                name="invoker",
-                address="127.0.0.1",
-                port=12001,
-                meta={"instance": str(INVOKER)},
-            )
-        )
+        await register_invoker(registry)
         pool = ConsulInvokers(registry)
         await pool.start()
         monitor = InvokerHealthMonitor(pool, CONTROLLER, registry=registry)
@@ -221,16 +219,7 @@ def test_a_drained_invoker_gets_no_health_test() -> None:
 def test_a_drained_invoker_at_zero_in_flight_is_published_within_a_second() -> None:
     async def body() -> None:
         registry, bus = MemoryRegistry(), MemoryBus()
-        await registry.register(
-            Registration(
-                id=f"invoker{INVOKER}",
-                name="invoker",
-                address="127.0.0.1",
-                port=12001,
-                meta={"instance": str(INVOKER), "userMemory": "4096"},
-                check=Check(ttl_s=60.0),
-            )
-        )
+        await register_invoker(registry, {"userMemory": "4096"}, Check(ttl_s=60.0))
         await registry.pass_ttl(f"invoker{INVOKER}")
 
         async def new_invoker(instance: int) -> None:

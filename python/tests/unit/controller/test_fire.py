@@ -17,22 +17,18 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from tests.unit.controller.support import InMemory
 from whisk_services.adapters.memory import MemoryDocumentStore
 from whisk_services.adapters.memory_bus import MemoryBus
 from whisk_services.controller import errors
 from whisk_services.controller.app import build_app
-from whisk_services.controller.auth import Authenticator
 from whisk_services.controller.balancer import Balancer
-from whisk_services.controller.cache import CachedDocuments
-from whisk_services.controller.changes import ChangeFollower
-from whisk_services.controller.context import Services
 from whisk_services.controller.firing import inactive_rule
 from whisk_services.controller.invocations import Invocations
 from whisk_services.controller.sequences import cancel_all
-from whisk_services.model.identity import AuthKey, Identity
+from whisk_services.model.identity import AuthKey
 from whisk_services.model.messages import ActivationMessage, MessageUser
 from whisk_services.model.names import FullyQualifiedName
-from whisk_services.ports.databases import ACTIVATIONS_INDEXES, SUBJECTS_INDEXES, WHISKS_INDEXES
 
 CONTROLLER = 3
 INVOKER = 1
@@ -116,32 +112,17 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def started(*, kafka: bool = True) -> AsyncIterator[Harness]:
-    bus = MemoryBus()
-    subjects = MemoryDocumentStore("subjects")
-    whisks = MemoryDocumentStore("whisks")
-    activations = MemoryDocumentStore("activations")
-    await subjects.ensure(SUBJECTS_INDEXES)
-    await whisks.ensure(WHISKS_INDEXES)
-    await activations.ensure(ACTIVATIONS_INDEXES)
-    key, other_key = AuthKey.generate(), AuthKey.generate()
-    for subject, namespace, auth in ((SUBJECT, "guest", key), ("other-user", "other", other_key)):
-        identity = Identity.create(subject, namespace, auth, iterations=1000)
-        await subjects.put(identity.doc_id(), identity.to_doc())
-    subjects_feed, whisks_feed = ChangeFollower(subjects), ChangeFollower(whisks)
+    stores = await InMemory.open()
+    bus, activations = stores.bus, stores.activations
+    key = await stores.identity(SUBJECT)
+    other_key = await stores.identity("other-user", "other")
     invocations = None
     if kafka:
         invocations = await Invocations.open(bus, activations, Balancer((INVOKER,)), CONTROLLER)
-    services = Services(
-        whisks=CachedDocuments(whisks, whisks_feed),
-        whisks_store=whisks,
-        activations=activations,
-        authenticator=Authenticator(subjects, subjects_feed),
-        subjects=CachedDocuments(subjects, subjects_feed),
-        invocations=invocations,
-    )
+    services = stores.services(invocations)
     try:
         async with TestClient(TestServer(build_app(services))) as client:
-            yield Harness(client, bus, whisks, activations, key, other_key)
+            yield Harness(client, bus, stores.whisks, activations, key, other_key)
     finally:
         await cancel_all(services.background)
         if invocations is not None:

@@ -21,15 +21,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from tests.unit.controller.support import InMemory, activation_message
 from whisk_services.adapters.memory import MemoryDocumentStore
 from whisk_services.adapters.memory_bus import MemoryBus
 from whisk_services.controller import errors
 from whisk_services.controller.app import build_app
-from whisk_services.controller.auth import Authenticator
 from whisk_services.controller.balancer import Balancer
-from whisk_services.controller.cache import CachedDocuments
-from whisk_services.controller.changes import ChangeFollower
-from whisk_services.controller.context import Services
 from whisk_services.controller.invocations import (
     COMPLETED_RETENTION_MS,
     INVOKER_RETENTION_MS,
@@ -41,15 +38,10 @@ from whisk_services.controller.invocations import (
     topics,
 )
 from whisk_services.model.activation import Activation, ActivationResponse
-from whisk_services.model.identity import AuthKey, Identity
+from whisk_services.model.identity import AuthKey
 from whisk_services.model.messages import ActivationMessage, CompletionMessage, MessageUser
 from whisk_services.model.names import FullyQualifiedName
 from whisk_services.model.parameters import Parameters
-from whisk_services.ports.databases import (
-    ACTIVATIONS_INDEXES,
-    SUBJECTS_INDEXES,
-    WHISKS_INDEXES,
-)
 from whisk_services.ports.documents import Document
 from whisk_services.ports.messaging import MessagingError, TopicSpec
 
@@ -190,17 +182,9 @@ async def started(
     max_wait_s: float = 60.0,
     activations: MemoryDocumentStore | None = None,
 ) -> AsyncIterator[Harness]:
-    bus = MemoryBus()
-    subjects = MemoryDocumentStore("subjects")
-    whisks = MemoryDocumentStore("whisks")
-    activations = activations or MemoryDocumentStore("activations")
-    await subjects.ensure(SUBJECTS_INDEXES)
-    await whisks.ensure(WHISKS_INDEXES)
-    await activations.ensure(ACTIVATIONS_INDEXES)
-    key = AuthKey.generate()
-    identity = Identity.create(SUBJECT, "guest", key, iterations=1000)
-    await subjects.put(identity.doc_id(), identity.to_doc())
-    subjects_feed, whisks_feed = ChangeFollower(subjects), ChangeFollower(whisks)
+    stores = await InMemory.open(activations=activations)
+    bus, activations = stores.bus, stores.activations
+    key = await stores.identity(SUBJECT)
     invocations = None
     if kafka:
         invocations = await Invocations.open(
@@ -211,19 +195,12 @@ async def started(
             max_wait_s=max_wait_s,
             poll_offsets=poll_offsets,
         )
-    services = Services(
-        whisks=CachedDocuments(whisks, whisks_feed),
-        whisks_store=whisks,
-        activations=activations,
-        authenticator=Authenticator(subjects, subjects_feed),
-        subjects=CachedDocuments(subjects, subjects_feed),
-        invocations=invocations,
-    )
+    services = stores.services(invocations)
     invoker = FakeInvoker(bus, activations, answer)
     task = asyncio.create_task(invoker.run()) if kafka and INVOKER in invokers else None
     try:
         async with TestClient(TestServer(build_app(services))) as client:
-            yield Harness(client, bus, whisks, activations, invocations, invoker, key)
+            yield Harness(client, bus, stores.whisks, activations, invocations, invoker, key)
     finally:
         if task is not None:
             task.cancel()
@@ -413,6 +390,21 @@ def test_a_lost_completion_is_made_up_for_by_reading_the_store() -> None:
     run(scenario)
 
 
+def echo_message(activation_id: str) -> ActivationMessage:
+    """A blocking message for ``guest/echo``, accepted at 0."""
+    return activation_message(
+        activation_id,
+        action="/guest/echo",
+        subject=SUBJECT,
+        uuid="u",
+        controller=CONTROLLER,
+        blocking=True,
+        transid="t",
+        revision="1-a",
+        accepted_ms=0,
+    )
+
+
 class InstantProducer:
     """A producer whose invoker answers before ``send`` even returns."""
 
@@ -438,16 +430,7 @@ def test_the_waiter_is_registered_before_the_message_leaves() -> None:
             producer, MemoryDocumentStore(), Balancer([0]), CONTROLLER, poll_offsets=no_polls
         )
         producer.invocations = invocations
-        message = ActivationMessage(
-            transid="t",
-            action=FullyQualifiedName.parse("/guest/echo"),
-            action_version="0.0.1",
-            revision="1-a",
-            user=MessageUser(SUBJECT, "guest", "u"),
-            activation_id="3" * 32,
-            controller=CONTROLLER,
-            blocking=True,
-        )
+        message = echo_message("3" * 32)
         finished = await invocations.send_and_wait(message, 60.0)
         assert finished is not None
         assert finished.record["response"]["result"] == {"fast": True}
@@ -772,16 +755,7 @@ def test_open_reads_completions_from_now_and_close_releases_everything(
         assert set(bus.topics) == {completed, invoker_topic(INVOKER)}
         invoker = FakeInvoker(bus, activations, answering(ActivationResponse.success({})))
         task = asyncio.create_task(invoker.run())
-        message = ActivationMessage(
-            transid="t",
-            action=FullyQualifiedName.parse("/guest/echo"),
-            action_version="0.0.1",
-            revision="1-a",
-            user=MessageUser(SUBJECT, "guest", "u"),
-            activation_id="2" * 32,
-            controller=CONTROLLER,
-            blocking=True,
-        )
+        message = echo_message("2" * 32)
         finished = await invocations.send_and_wait(message, 60.0)
         assert finished is not None
         assert finished.record["activationId"] == message.activation_id

@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.unit.controller.support import InMemory, activation_message
 from tests.unit.controller.test_invoke import (
     CODE,
     CONTROLLER,
@@ -34,27 +35,16 @@ from tests.unit.controller.test_invoke import (
 )
 from tests.unit.controller.test_sequences import Components, trail
 from whisk_services.adapters.memory import MemoryDocumentStore
-from whisk_services.adapters.memory_bus import MemoryBus
 from whisk_services.controller import errors
 from whisk_services.controller.acks import AckTracker
 from whisk_services.controller.app import build_app
-from whisk_services.controller.auth import Authenticator
 from whisk_services.controller.balancer import Balancer
-from whisk_services.controller.cache import CachedDocuments
-from whisk_services.controller.changes import ChangeFollower
 from whisk_services.controller.context import Services
 from whisk_services.controller.invocations import Invocations
 from whisk_services.controller.sequences import cancel_all
 from whisk_services.controller.shutdown import ANSWER_S, graceful_runner, stop_serving, until
 from whisk_services.model.activation import Activation, ActivationResponse, ActivationStatus
-from whisk_services.model.identity import AuthKey, Identity
-from whisk_services.model.messages import ActivationMessage, MessageUser
-from whisk_services.model.names import FullyQualifiedName
-from whisk_services.ports.databases import (
-    ACTIVATIONS_INDEXES,
-    SUBJECTS_INDEXES,
-    WHISKS_INDEXES,
-)
+from whisk_services.model.messages import ActivationMessage
 from whisk_services.ports.documents import DocumentStoreError, JsonObject
 
 
@@ -103,28 +93,13 @@ class Served:
 
 @contextlib.asynccontextmanager
 async def serving(answer: Answer, drain_s: float) -> AsyncIterator[Served]:
-    bus = MemoryBus()
-    subjects = MemoryDocumentStore("subjects")
-    whisks = MemoryDocumentStore("whisks")
-    activations = MemoryDocumentStore("activations")
-    await subjects.ensure(SUBJECTS_INDEXES)
-    await whisks.ensure(WHISKS_INDEXES)
-    await activations.ensure(ACTIVATIONS_INDEXES)
-    key = AuthKey.generate()
-    identity = Identity.create(SUBJECT, "guest", key, iterations=1000)
-    await subjects.put(identity.doc_id(), identity.to_doc())
-    subjects_feed, whisks_feed = ChangeFollower(subjects), ChangeFollower(whisks)
+    stores = await InMemory.open()
+    bus, activations = stores.bus, stores.activations
+    key = await stores.identity(SUBJECT)
     invocations = await Invocations.open(
         bus, activations, Balancer([INVOKER]), CONTROLLER, poll_offsets=no_polls
     )
-    services = Services(
-        whisks=CachedDocuments(whisks, whisks_feed),
-        whisks_store=whisks,
-        activations=activations,
-        authenticator=Authenticator(subjects, subjects_feed),
-        subjects=CachedDocuments(subjects, subjects_feed),
-        invocations=invocations,
-    )
+    services = stores.services(invocations)
     runner = graceful_runner(build_app(services), services, drain_s)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -215,16 +190,12 @@ def test_a_wait_starting_after_the_drain_ends_at_once_and_its_message_is_sent() 
     async def body() -> None:
         async with serving(silent, drain_s=0.1) as s:
             await s.runner.cleanup()
-            message = ActivationMessage(
-                transid="tid",
-                action=FullyQualifiedName.parse("/guest/late"),
-                action_version="0.0.1",
-                revision="1-x",
-                user=MessageUser(SUBJECT, "guest", "uuid"),
-                activation_id="e" * 32,
+            message = activation_message(
+                "e" * 32,
+                action="/guest/late",
+                subject=SUBJECT,
                 controller=CONTROLLER,
                 blocking=True,
-                accepted_ms=1_000,
             )
             loop = asyncio.get_running_loop()
             started = loop.time()
@@ -288,17 +259,7 @@ def test_a_cancelled_sequence_still_writes_its_record() -> None:
 
 
 def overdue_message(n: int) -> ActivationMessage:
-    return ActivationMessage(
-        transid="tid",
-        action=FullyQualifiedName.parse("/guest/lost"),
-        action_version="0.0.1",
-        revision="1-x",
-        user=MessageUser(SUBJECT, "guest", "uuid"),
-        activation_id=f"{n:032x}",
-        controller=CONTROLLER,
-        blocking=False,
-        accepted_ms=1_000,
-    )
+    return activation_message(n, action="/guest/lost", subject=SUBJECT, controller=CONTROLLER)
 
 
 class SlowStore(MemoryDocumentStore):

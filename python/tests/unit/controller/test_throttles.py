@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from tests.unit.controller.support import InMemory
 from tests.unit.controller.test_invoke import (
     CONTROLLER,
     INVOKER,
@@ -31,11 +32,8 @@ from whisk_services.adapters.memory import MemoryDocumentStore
 from whisk_services.adapters.memory_bus import MemoryBus
 from whisk_services.controller import errors
 from whisk_services.controller.app import build_app
-from whisk_services.controller.auth import Authenticator
 from whisk_services.controller.balancer import Balancer
-from whisk_services.controller.cache import CachedDocuments
 from whisk_services.controller.changes import ChangeFollower
-from whisk_services.controller.context import Services
 from whisk_services.controller.errors import ApiError
 from whisk_services.controller.invocations import Invocations
 from whisk_services.controller.throttles import (
@@ -52,7 +50,7 @@ from whisk_services.model.identity import AuthKey, Identity
 from whisk_services.model.messages import ActivationMessage, MessageUser
 from whisk_services.model.names import EntityPath, FullyQualifiedName
 from whisk_services.model.namespace_limits import NamespaceLimits
-from whisk_services.ports.databases import ACTIVATIONS_INDEXES, SUBJECTS_INDEXES, WHISKS_INDEXES
+from whisk_services.ports.databases import SUBJECTS_INDEXES
 from whisk_services.ports.documents import Changes
 from whisk_services.ports.messaging import TopicSpec
 
@@ -399,34 +397,20 @@ def test_the_exchange_publishes_by_itself_and_creates_its_topic() -> None:
 async def app(
     answer: Answer = silent, **limits: NamespaceLimits
 ) -> AsyncIterator[tuple[Harness, Throttles]]:
-    bus = MemoryBus()
-    subjects = await subjects_with(**limits)
-    whisks = MemoryDocumentStore("whisks")
-    activations = MemoryDocumentStore("activations")
-    await whisks.ensure(WHISKS_INDEXES)
-    await activations.ensure(ACTIVATIONS_INDEXES)
-    key = AuthKey.generate()
-    identity = Identity.create(SUBJECT, "guest", key, iterations=1000)
-    await subjects.put(identity.doc_id(), identity.to_doc())
-    subjects_feed, whisks_feed = ChangeFollower(subjects), ChangeFollower(whisks)
-    throttles = Throttles(CONTROLLER, subjects, follower=subjects_feed)
+    stores = await InMemory.open(subjects=await subjects_with(**limits))
+    bus, activations = stores.bus, stores.activations
+    key = await stores.identity(SUBJECT)
+    throttles = Throttles(CONTROLLER, stores.subjects, follower=stores.subjects_feed)
     invocations = await Invocations.open(
         bus, activations, Balancer((INVOKER,)), CONTROLLER, poll_offsets=no_polls, tracker=throttles
     )
-    services = Services(
-        whisks=CachedDocuments(whisks, whisks_feed),
-        whisks_store=whisks,
-        activations=activations,
-        authenticator=Authenticator(subjects, subjects_feed),
-        subjects=CachedDocuments(subjects, subjects_feed),
-        invocations=invocations,
-        throttles=throttles,
-    )
+    services = stores.services(invocations, throttles)
     invoker = FakeInvoker(bus, activations, answer)
     task = asyncio.create_task(invoker.run())
     try:
         async with TestClient(TestServer(build_app(services))) as client:
-            yield Harness(client, bus, whisks, activations, invocations, invoker, key), throttles
+            harness = Harness(client, bus, stores.whisks, activations, invocations, invoker, key)
+            yield harness, throttles
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

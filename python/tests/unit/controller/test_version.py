@@ -14,28 +14,22 @@ from pathlib import Path
 import whisk_services
 from whisk_services import UNKNOWN_VERSION, installed_version
 
-# Serves the real app over in-memory stores and prints what it reports.
+# The folder of support.py, which the child imports as ``support`` (the tests package is not
+# on its path, and adding the source tree would put its build metadata first).
+SUPPORT_DIR = Path(__file__).parent
+
+# Serves the real app over in-memory stores and prints what it reports; argv[1]: SUPPORT_DIR.
 REPORT = """
-import asyncio, json
+import asyncio, json, sys
 from aiohttp.test_utils import TestClient, TestServer
-from whisk_services.adapters.memory import MemoryDocumentStore
 from whisk_services.controller.app import build_app
-from whisk_services.controller.auth import Authenticator
-from whisk_services.controller.cache import CachedDocuments
-from whisk_services.controller.changes import ChangeFollower
-from whisk_services.controller.context import Services
+
+sys.path.insert(0, sys.argv[1])
+from support import InMemory
 
 
 async def main():
-    store = MemoryDocumentStore()
-    feed = ChangeFollower(store)
-    services = Services(
-        whisks=CachedDocuments(store, feed),
-        whisks_store=store,
-        activations=store,
-        authenticator=Authenticator(store, feed),
-        subjects=CachedDocuments(store, feed),
-    )
+    services = (await InMemory.open()).services()
     async with TestClient(TestServer(build_app(services))) as client:
         info = await (await client.get("/api/v1")).json()
         docs = await (await client.get("/api/v1/api-docs")).json()
@@ -53,7 +47,7 @@ def reported(cwd: Path, pythonpath: Path | None = None) -> dict[str, str]:
     if pythonpath is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), env.get("PYTHONPATH")]))
     result = subprocess.run(
-        [sys.executable, "-c", REPORT],
+        [sys.executable, "-c", REPORT, str(SUPPORT_DIR)],
         capture_output=True,
         text=True,
         env=env,
