@@ -107,9 +107,9 @@ test-molecule: venv images  ## every role's molecule scenarios (WHISK_MOLECULE_J
 
 .PHONY: test-cluster
 test-cluster: prereqs artifacts images venv  ## cluster-up, its checks, tests/infra, a rolling upgrade, cluster-down
-	$(call timed,status=0; bash scripts/cluster.sh up && bash scripts/cluster.sh verify && \
+	$(call timed,(status=0; bash scripts/cluster.sh up && bash scripts/cluster.sh verify && \
 	    bash scripts/cluster.sh upgrade || status=$$?; \
-	    bash scripts/cluster.sh down; exit $$status,test-cluster)
+	    bash scripts/cluster.sh down; exit $$status),test-cluster)
 
 .PHONY: up
 up: prereqs artifacts images venv  ## the dev box (Vagrant): the whole platform, a smoke test, how to reach it
@@ -121,5 +121,5 @@ down: venv  ## destroy the dev box (its volume and network too)
 
 .PHONY: test-devbox
 test-devbox: prereqs artifacts images venv  ## make up, re-provision (changed=0), vagrant reload, make down
-	$(call timed,status=0; bash scripts/devbox.sh up && bash scripts/devbox.sh acceptance || status=$$?; \
-	    bash scripts/devbox.sh down; exit $$status,test-devbox)
+	$(call timed,(status=0; bash scripts/devbox.sh up && bash scripts/devbox.sh acceptance || status=$$?; \
+	    bash scripts/devbox.sh down; exit $$status),test-devbox)

@@ -1,6 +1,8 @@
 """Shared fixtures of the testinfra checks: each module names its hosts by inventory group
 (`testinfra_hosts = ["ansible://kafkas"]`), and reads ports and addresses from the inventory
 through `host.ansible.get_variables()`, so the checks follow the inventory they are run with.
+The checks of one host the molecule tests use too (a unit running hardened, the addresses a
+port is listened on) are in tests/hostchecks.py.
 """
 
 from __future__ import annotations
@@ -74,40 +76,8 @@ def address(variables: dict[str, Any]) -> str:
     return str(variables["whisk_address"])
 
 
-def journal(host: Any, unit: str) -> str:
-    """The unit's last journal lines, for a failing check's message."""
-    return str(host.run(f"journalctl -u {unit} -n 40 --no-pager").stdout)
-
-
 def run_local(*command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-
-
-def assert_unit_runs(host: Any, unit: str) -> None:
-    """The unit is running and enabled (its journal in the message when it is not)."""
-    service = host.service(unit)
-    assert service.is_running, journal(host, unit)
-    assert service.is_enabled, f"{unit} is not enabled"
-
-
-def assert_unit_hardened(host: Any, unit: str, *, user: bool = True) -> None:
-    """The unit restarts on failure and runs with the hardening the roles give every unit."""
-    properties = host.service(unit).systemd_properties
-    assert properties["Restart"] in {"on-failure", "always"}, properties["Restart"]
-    assert properties["NoNewPrivileges"] == "yes"
-    assert properties["ProtectSystem"] in {"full", "strict", "yes"}
-    assert properties["PrivateTmp"] == "yes"
-    if user:
-        assert properties["User"] not in {"", "root"}, f"{unit} runs as root"
-
-
-def listeners(host: Any, port: int) -> set[str]:
-    """The addresses a TCP port is listened on (`ss`), e.g. {"172.31.230.11"}."""
-    found: set[str] = set()
-    for line in host.check_output(f"ss -Htln 'sport = :{port}'").splitlines():
-        local = line.split()[3]
-        found.add(local.rsplit(":", 1)[0].strip("[]"))
-    return found
 
 
 def instance(host: Any, group: str) -> int:

@@ -8,19 +8,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import address, assert_unit_hardened, assert_unit_runs, listeners
+from conftest import address
+from hostchecks import assert_unit_hardened, assert_unit_runs, http_get, listeners
 
 testinfra_hosts = ["ansible://consul"]
 
 
-FETCH = (
-    "python3 -c 'import sys, urllib.request; "
-    "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' {}"
-)
-
-
 def api(host: Any, path: str) -> Any:
-    return json.loads(host.check_output(FETCH.format(f"http://127.0.0.1:8500{path}")))
+    return json.loads(http_get(host, f"http://127.0.0.1:8500{path}", timeout=5))
 
 
 def test_agent_runs_hardened(host: Any) -> None:

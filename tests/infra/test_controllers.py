@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import address, assert_unit_hardened, assert_unit_runs, instance, listeners
+from conftest import address, instance
+from hostchecks import assert_unit_hardened, assert_unit_runs, listeners
 
 testinfra_hosts = ["ansible://controllers"]
 

@@ -9,7 +9,8 @@ import base64
 import json
 from typing import Any
 
-from conftest import address, assert_unit_hardened, assert_unit_runs, listeners
+from conftest import address
+from hostchecks import assert_unit_hardened, assert_unit_runs, listeners
 
 testinfra_hosts = ["ansible://couchdb"]
 

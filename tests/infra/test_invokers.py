@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import assert_unit_hardened, assert_unit_runs, instance
+from conftest import instance
+from hostchecks import assert_unit_hardened, assert_unit_runs, http_get
 
 testinfra_hosts = ["ansible://invokers"]
 
@@ -24,11 +25,7 @@ def test_settings_file_is_private(host: Any) -> None:
 
 
 def test_registered_passing_in_consul(host: Any) -> None:
-    fetched = host.check_output(
-        "python3 -c 'import urllib.request; print(urllib.request.urlopen("
-        '"http://127.0.0.1:8500/v1/health/service/invoker?passing=true", timeout=5)'
-        ".read().decode())'"
-    )
+    fetched = http_get(host, "http://127.0.0.1:8500/v1/health/service/invoker?passing=true", 5)
     passing = {entry["Service"]["ID"] for entry in json.loads(fetched)}
     assert f"invoker{instance(host, 'invokers')}" in passing, passing
 

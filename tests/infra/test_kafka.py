@@ -8,7 +8,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from conftest import address, assert_unit_hardened, assert_unit_runs, listeners
+from conftest import address
+from hostchecks import assert_unit_hardened, assert_unit_runs, listeners
 
 testinfra_hosts = ["ansible://kafkas"]
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from conftest import address, assert_unit_hardened, assert_unit_runs, listeners
+from conftest import address
+from hostchecks import assert_unit_hardened, assert_unit_runs, listeners
 
 testinfra_hosts = ["ansible://zookeepers"]
 

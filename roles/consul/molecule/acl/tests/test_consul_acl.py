@@ -4,11 +4,11 @@ the role created exists, carries the whisk-agent policy and nothing more."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 import pytest
+from hostchecks import uri
 from testinfra.host import Host
 
 HTTP = "http://127.0.0.1:8500"
@@ -20,18 +20,10 @@ def api(
     host: Host, path: str, token: str | None, method: str = "GET", body: str | None = None
 ) -> dict[str, Any]:
     """One request to the agent's HTTP API, made on the box; the uri module's answer."""
-    args: dict[str, Any] = {
-        "url": f"{HTTP}{path}",
-        "method": method,
-        "return_content": True,
-        "status_code": [200, 403],
-    }
-    if token is not None:
-        args["headers"] = {"X-Consul-Token": token}
-    if body is not None:
-        args["body"] = body
-    answer: dict[str, Any] = host.ansible("uri", json.dumps(args), check=False)
-    return answer
+    headers = None if token is None else {"X-Consul-Token": token}
+    return uri(
+        host, f"{HTTP}{path}", method=method, body=body, headers=headers, status_code=[200, 403]
+    )
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,18 @@ encrypted, the KV store answering, and the agent confined by its systemd unit.""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 import pytest
+from hostchecks import (
+    SANDBOXED,
+    assert_unit_properties,
+    assert_unit_runs,
+    default_address,
+    listening,
+    uri,
+)
 from testinfra.host import Host
 
 HTTP = "http://127.0.0.1:8500"
@@ -17,36 +24,16 @@ HTTP = "http://127.0.0.1:8500"
 @pytest.fixture(scope="module")
 def address(host: Host) -> str:
     """The box's cluster address (its default IPv4 address: no whisk_address here)."""
-    facts = host.ansible("setup", "gather_subset=network", check=False)["ansible_facts"]
-    return str(facts["ansible_default_ipv4"]["address"])
+    return default_address(host)
 
 
 def api(host: Host, path: str, method: str = "GET", body: str | None = None) -> dict[str, Any]:
     """One request to the agent's HTTP API, made on the box; the uri module's answer."""
-    args: dict[str, Any] = {"url": f"{HTTP}{path}", "method": method, "return_content": True}
-    if body is not None:
-        args["body"] = body
-    answer: dict[str, Any] = host.ansible("uri", json.dumps(args), check=False)
-    return answer
-
-
-def listening(host: Host, protocol: str, port: str) -> list[str]:
-    """The sockets listening on ``port``, as ``tcp://ADDRESS:PORT``."""
-    return [
-        socket
-        for socket in host.socket.get_listening_sockets()
-        if socket.startswith(f"{protocol}://") and socket.endswith(f":{port}")
-    ]
+    return uri(host, f"{HTTP}{path}", method=method, body=body)
 
 
 def test_consul_running_and_enabled(host: Host) -> None:
-    service = host.service("consul")
-    try:
-        assert service.is_running
-        assert service.is_enabled
-    except AssertionError:
-        print(host.run("journalctl -u consul --no-pager -n 50").stdout)
-        raise
+    assert_unit_runs(host, "consul")
 
 
 def test_consul_runs_as_consul(host: Host) -> None:
@@ -87,26 +74,16 @@ def test_file_modes(host: Host, path: str, mode: int, user: str, group: str) -> 
     assert target.group == group
 
 
-@pytest.mark.parametrize(
-    ("prop", "value"),
-    [
-        ("Type", "notify"),
-        ("User", "consul"),
-        ("Restart", "on-failure"),
-        ("NoNewPrivileges", "yes"),
-        ("ProtectSystem", "strict"),
-        ("ProtectHome", "yes"),
-        ("PrivateTmp", "yes"),
-        ("PrivateDevices", "yes"),
-        ("ProtectKernelTunables", "yes"),
-        ("ProtectControlGroups", "yes"),
-        ("RestrictSUIDSGID", "yes"),
-        ("MemoryDenyWriteExecute", "yes"),
-        ("ProtectKernelModules", "yes"),
-    ],
-)
-def test_unit_is_hardened(host: Host, prop: str, value: str) -> None:
-    assert host.service("consul").systemd_properties[prop] == value
+def test_unit_is_hardened(host: Host) -> None:
+    expected = {
+        **SANDBOXED,
+        "Type": "notify",
+        "User": "consul",
+        "Restart": "on-failure",
+        "MemoryDenyWriteExecute": "yes",
+        "ProtectKernelModules": "yes",
+    }
+    assert_unit_properties(host, "consul", expected)
 
 
 def test_leader_elected(host: Host, address: str) -> None:
@@ -117,7 +94,7 @@ def test_leader_elected(host: Host, address: str) -> None:
 
 @pytest.mark.parametrize(("protocol", "port"), [("tcp", "8500"), ("tcp", "8600"), ("udp", "8600")])
 def test_api_and_dns_on_loopback_only(host: Host, protocol: str, port: str) -> None:
-    assert listening(host, protocol, port) == [f"{protocol}://127.0.0.1:{port}"]
+    assert listening(host, port, protocol) == [f"{protocol}://127.0.0.1:{port}"]
 
 
 @pytest.mark.parametrize(
@@ -127,7 +104,7 @@ def test_api_and_dns_on_loopback_only(host: Host, protocol: str, port: str) -> N
 def test_cluster_ports_on_cluster_address_only(
     host: Host, address: str, protocol: str, port: str
 ) -> None:
-    assert listening(host, protocol, port) == [f"{protocol}://{address}:{port}"]
+    assert listening(host, port, protocol) == [f"{protocol}://{address}:{port}"]
 
 
 def test_node_is_an_alive_server_member(host: Host, address: str) -> None:

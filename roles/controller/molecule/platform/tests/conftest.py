@@ -3,10 +3,10 @@ from the scenario's inventory, and HTTP requests made on the box by Ansible's ur
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
+from hostchecks import default_address, uri
 from testinfra.host import Host
 
 CONSUL = "http://127.0.0.1:8500"
@@ -16,8 +16,7 @@ CONTROLLER_PORT = 10001  # controller 0 (DESIGN.md §5)
 @pytest.fixture(scope="module")
 def address(host: Host) -> str:
     """The box's cluster address (its default IPv4 address: no whisk_address here)."""
-    facts = host.ansible("setup", "gather_subset=network", check=False)["ansible_facts"]
-    return str(facts["ansible_default_ipv4"]["address"])
+    return default_address(host)
 
 
 @pytest.fixture(scope="module")
@@ -43,18 +42,15 @@ def request(
     auth: tuple[str, str] | None = None,
     timeout: int = 30,
 ) -> dict[str, Any]:
-    """One HTTP request made on the box; the uri module's answer (status, json, content)."""
-    args: dict[str, Any] = {
-        "url": url,
-        "method": method,
-        "return_content": True,
-        "status_code": list(range(100, 600)),
-        "timeout": timeout,
-    }
+    """One HTTP request made on the box, whatever its status; the uri module's answer (status,
+    json, content)."""
+    args: dict[str, Any] = {}
     if body is not None:
         args.update(body=body, body_format="json")
     if auth is not None:
         args.update(url_username=auth[0], url_password=auth[1], force_basic_auth=True)
-    answer: dict[str, Any] = host.ansible("uri", json.dumps(args), check=False)
+    answer = uri(
+        host, url, method=method, status_code=list(range(100, 600)), timeout=timeout, **args
+    )
     assert "status" in answer, answer.get("msg", answer)
     return answer

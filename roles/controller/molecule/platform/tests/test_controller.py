@@ -4,40 +4,30 @@ created and run through it end to end (its settings: test_settings.py)."""
 
 from __future__ import annotations
 
-import pytest
 from conftest import CONTROLLER_PORT, request
+from hostchecks import (
+    CONFINED,
+    assert_unit_follows,
+    assert_unit_properties,
+    assert_unit_runs,
+    listening,
+)
 from testinfra.host import Host
 
 UNIT = "whisk-controller0.service"
 
 
 def test_controller_running_and_enabled(host: Host) -> None:
-    service = host.service(UNIT)
-    try:
-        assert service.is_running
-        assert service.is_enabled
-    except AssertionError:
-        print(host.run(f"journalctl -u {UNIT} --no-pager -n 50").stdout)
-        raise
+    assert_unit_runs(host, UNIT)
 
 
-@pytest.mark.parametrize(
-    ("prop", "value"),
-    [
-        ("NoNewPrivileges", "yes"),
-        ("ProtectSystem", "strict"),
-        ("ProtectHome", "tmpfs"),
-        ("PrivateTmp", "yes"),
-        ("Restart", "on-failure"),
-    ],
-)
-def test_controller_unit_is_hardened(host: Host, prop: str, value: str) -> None:
-    assert host.service(UNIT).systemd_properties[prop] == value
+def test_controller_unit_is_hardened(host: Host) -> None:
+    expected = {**CONFINED, "ProtectHome": "tmpfs", "Restart": "on-failure"}
+    assert_unit_properties(host, UNIT, expected)
 
 
-@pytest.mark.parametrize("prop", ["Requires", "After"])
-def test_controller_unit_follows_docker(host: Host, prop: str) -> None:
-    assert "docker.service" in host.service(UNIT).systemd_properties[prop].split()
+def test_controller_unit_follows_docker(host: Host) -> None:
+    assert_unit_follows(host, UNIT, "docker.service")
 
 
 def test_controller_runs_as_whisk_without_capabilities(host: Host) -> None:
@@ -48,11 +38,7 @@ def test_controller_runs_as_whisk_without_capabilities(host: Host) -> None:
 
 
 def test_controller_listens_on_the_cluster_address_only(host: Host, address: str) -> None:
-    ports = [
-        socket
-        for socket in host.socket.get_listening_sockets()
-        if socket.startswith("tcp://") and socket.endswith(f":{CONTROLLER_PORT}")
-    ]
+    ports = listening(host, CONTROLLER_PORT, "tcp")
     assert ports == [f"tcp://{address}:{CONTROLLER_PORT}"]
 
 

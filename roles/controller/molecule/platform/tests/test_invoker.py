@@ -6,42 +6,30 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from conftest import CONSUL, request
+from hostchecks import CONFINED, assert_unit_follows, assert_unit_properties, assert_unit_runs
 from testinfra.host import Host
 
 UNIT = "whisk-invoker0.service"
 
 
 def test_invoker_running_and_enabled(host: Host) -> None:
-    service = host.service(UNIT)
-    try:
-        assert service.is_running
-        assert service.is_enabled
-    except AssertionError:
-        print(host.run(f"journalctl -u {UNIT} --no-pager -n 50").stdout)
-        raise
+    assert_unit_runs(host, UNIT)
 
 
-@pytest.mark.parametrize(
-    ("prop", "value"),
-    [
-        ("NoNewPrivileges", "yes"),
-        ("ProtectSystem", "strict"),
-        ("ProtectHome", "tmpfs"),
-        ("PrivateTmp", "yes"),
-        ("Restart", "on-failure"),
+def test_invoker_unit_is_hardened(host: Host) -> None:
+    expected = {
+        **CONFINED,
+        "ProtectHome": "tmpfs",
+        "Restart": "on-failure",
         # Room for the running activations to finish (their limit is at most 300 s).
-        ("TimeoutStopUSec", "6min"),
-    ],
-)
-def test_invoker_unit_is_hardened(host: Host, prop: str, value: str) -> None:
-    assert host.service(UNIT).systemd_properties[prop] == value
+        "TimeoutStopUSec": "6min",
+    }
+    assert_unit_properties(host, UNIT, expected)
 
 
-@pytest.mark.parametrize("prop", ["Requires", "After"])
-def test_invoker_unit_follows_docker(host: Host, prop: str) -> None:
-    assert "docker.service" in host.service(UNIT).systemd_properties[prop].split()
+def test_invoker_unit_follows_docker(host: Host) -> None:
+    assert_unit_follows(host, UNIT, "docker.service")
 
 
 def test_invoker_is_healthy_in_consul(host: Host, address: str) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hostchecks import assert_unit_runs
 from testinfra.host import Host
 
 IMAGE = "whisk-test/coreutils:latest"
@@ -51,9 +52,7 @@ def sleeper(host: Host, image: str) -> Iterator[str]:
 
 @pytest.mark.parametrize("unit", ["containerd.service", "docker.socket", "docker.service"])
 def test_unit_active_and_enabled(host: Host, unit: str) -> None:
-    service = host.service(unit)
-    assert service.is_running, host.run(f"journalctl -u {unit} -n 30 --no-pager").stdout
-    assert service.is_enabled
+    assert_unit_runs(host, unit)
 
 
 @pytest.mark.parametrize(

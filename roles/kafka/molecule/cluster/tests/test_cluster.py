@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import pytest
 import testinfra
+from hostchecks import command_output
 from testinfra.host import Host
 
 NODES = [f"whisk-mol-kafka-cluster-{n}" for n in (1, 2, 3)]
@@ -68,10 +69,7 @@ def survivor(nodes: dict[str, Host], stopped: str) -> Host:
 
 def run(host: Host, command: str, *args: str) -> str:
     """One of Kafka's tools on the host; its standard output."""
-    result = host.run(" ".join([f"{BIN}/{command}"] + ["%s"] * len(args)), *args)
-    assert result.rc == 0, result.stderr
-    output: str = result.stdout
-    return output
+    return command_output(host, f"{BIN}/{command}", *args)
 
 
 def describe(host: Host, topic: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hostchecks import CONFINED, assert_unit_properties, assert_unit_runs
 from testinfra.host import Host
 
 # One HTTP(S) request made in the box: METHOD URL BODY_BYTES HEADERS_JSON; prints the status,
@@ -86,9 +87,7 @@ def name_of(host: Host, which: str) -> str:
 
 
 def test_nginx_is_running_and_enabled(host: Host) -> None:
-    service = host.service("nginx")
-    assert service.is_running
-    assert service.is_enabled
+    assert_unit_runs(host, "nginx")
 
 
 @pytest.mark.parametrize("port", [80, 443])
@@ -194,18 +193,9 @@ def test_control_node_keys_are_private() -> None:
     assert {stat.S_IMODE(key.stat().st_mode) for key in keys} == {0o600}
 
 
-@pytest.mark.parametrize(
-    ("setting", "value"),
-    [
-        ("NoNewPrivileges", "yes"),
-        ("ProtectSystem", "strict"),
-        ("ProtectHome", "yes"),
-        ("PrivateTmp", "yes"),
-        ("Restart", "on-failure"),
-    ],
-)
-def test_unit_is_hardened(host: Host, setting: str, value: str) -> None:
-    assert host.service("nginx").systemd_properties[setting] == value
+def test_unit_is_hardened(host: Host) -> None:
+    expected = {**CONFINED, "ProtectHome": "yes", "Restart": "on-failure"}
+    assert_unit_properties(host, "nginx", expected)
 
 
 def test_blocking_invokes_fit_the_proxy_timeout(host: Host) -> None:

@@ -13,14 +13,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hostchecks import (
+    CONFINED,
+    assert_unit_follows,
+    assert_unit_properties,
+    assert_unit_runs,
+    http_get,
+)
 from testinfra.host import Host
 
 HTTP = "http://127.0.0.1:8500"
 IMAGE = "whisk/registrator:0.1.0"
+UNIT = "whisk-registrator"
 # What the scenario's inventory sets as the setting MOLECULE_PROBE.
 PROBE = ' it\'s "quoted" $HOME back\\slash 100% %n `id` # ; '
-# An HTTP GET made on the box (it has python3, not curl): prints the body, fails on an error.
-GET = "python3 -c 'import sys, urllib.request as r; print(r.urlopen(sys.argv[1]).read().decode())'"
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +39,9 @@ def address(host: Host) -> str:
 
 def catalog(host: Host, service: str) -> list[dict[str, Any]]:
     """The catalog's entries for ``service``, asked of the box's Consul agent."""
-    url = f"{HTTP}/v1/catalog/service/{service}"
-    answer = host.check_output(f"{GET} {url}")
-    entries: list[dict[str, Any]] = json.loads(answer)
+    entries: list[dict[str, Any]] = json.loads(
+        http_get(host, f"{HTTP}/v1/catalog/service/{service}")
+    )
     return entries
 
 
@@ -65,13 +71,7 @@ def web(host: Host) -> Iterator[str]:
 
 
 def test_registrator_running_and_enabled(host: Host) -> None:
-    service = host.service("whisk-registrator")
-    try:
-        assert service.is_running
-        assert service.is_enabled
-    except AssertionError:
-        print(host.run("journalctl -u whisk-registrator --no-pager -n 50").stdout)
-        raise
+    assert_unit_runs(host, UNIT)
 
 
 def test_container_runs_the_image(host: Host) -> None:
@@ -89,7 +89,7 @@ def test_settings_file_is_private(host: Host) -> None:
 
 
 def test_unit_reads_the_settings_file(host: Host) -> None:
-    properties = host.service("whisk-registrator").systemd_properties
+    properties = host.service(UNIT).systemd_properties
     # Not ignore_errors: a missing file fails the start instead of starting without settings.
     assert properties["EnvironmentFiles"] == "/etc/whisk/registrator.env (ignore_errors=no)"
     # Each value is handed into the container by name, never on the command line.
@@ -111,23 +111,12 @@ def test_a_value_arrives_unchanged(host: Host) -> None:
     assert json.loads(answer) == PROBE
 
 
-@pytest.mark.parametrize(
-    ("prop", "value"),
-    [
-        ("Restart", "on-failure"),
-        ("NoNewPrivileges", "yes"),
-        ("ProtectSystem", "strict"),
-        ("PrivateTmp", "yes"),
-    ],
-)
-def test_unit_is_hardened(host: Host, prop: str, value: str) -> None:
-    assert host.service("whisk-registrator").systemd_properties[prop] == value
+def test_unit_is_hardened(host: Host) -> None:
+    assert_unit_properties(host, UNIT, {**CONFINED, "Restart": "on-failure"})
 
 
 def test_unit_requires_docker(host: Host) -> None:
-    properties = host.service("whisk-registrator").systemd_properties
-    assert "docker.service" in properties["Requires"].split()
-    assert "docker.service" in properties["After"].split()
+    assert_unit_follows(host, UNIT, "docker.service")
 
 
 def test_published_container_is_registered_then_deregistered(
