@@ -22,32 +22,14 @@ export ANSIBLE_CONFIG=$ROOT/ansible.cfg
 INVENTORY=inventory/local-cluster
 LOGS=${WHISK_TEST_LOGS:-$ROOT/test-logs}
 mkdir -p "$LOGS"
-
-phase() {
-    local name=$1 start
-    shift
-    echo "cluster: $name"
-    start=$(date +%s)
-    "$@"
-    echo "cluster: $name took $(( $(date +%s) - start )) s"
-}
+STEPS_PREFIX=cluster
+# shellcheck source=scripts/steps.sh
+source "$ROOT/scripts/steps.sh"
 
 site() {
     ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_roles \
         ansible-playbook -i "$INVENTORY" playbooks/site.yml "$@" 2>&1 | tee "$LOGS/cluster-site.log"
     return "${PIPESTATUS[0]}"
-}
-
-# recap_unchanged LOG: every host of the play recap in LOG reports changed=0.
-recap_unchanged() {
-    local changed
-    changed=$(sed -n '/PLAY RECAP/,$p' "$1" | grep -E 'changed=[1-9]' || true)
-    if [ -n "$changed" ]; then
-        echo "cluster: $(basename "$1") reports changes:" >&2
-        echo "$changed" >&2
-        return 1
-    fi
-    echo "cluster: $(basename "$1"): changed=0 on every host"
 }
 
 second_run() {

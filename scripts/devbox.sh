@@ -25,15 +25,9 @@ WSKPROPS=$ROOT/.wskprops
 LOGS=${WHISK_TEST_LOGS:-$ROOT/test-logs}
 READY_TIMEOUT_S=${WHISK_DEVBOX_READY_TIMEOUT_S:-300}
 mkdir -p "$LOGS"
-
-phase() {
-    local name=$1 start
-    shift
-    echo "devbox: $name"
-    start=$(date +%s)
-    "$@"
-    echo "devbox: $name took $(($(date +%s) - start)) s"
-}
+STEPS_PREFIX=devbox
+# shellcheck source=scripts/steps.sh
+source "$ROOT/scripts/steps.sh"
 
 # vagrant_logged LOG ARGS...: runs vagrant, its output on the terminal and in LOG.
 vagrant_logged() {
@@ -44,22 +38,6 @@ vagrant_logged() {
 }
 
 provision() { vagrant_logged "$LOGS/devbox-up.log" up --provision; }
-
-# recap_unchanged LOG: the play recap in LOG exists and reports changed=0 for every host.
-recap_unchanged() {
-    local recap
-    recap=$(sed -n '/PLAY RECAP/,$p' "$1" | grep -E 'ok=[0-9]+' || true)
-    if [ -z "$recap" ]; then
-        echo "devbox: no play recap in $1 (was the box provisioned?)" >&2
-        return 1
-    fi
-    if grep -qE 'changed=[1-9]|failed=[1-9]|unreachable=[1-9]' <<<"$recap"; then
-        echo "devbox: the second provisioning changed something:" >&2
-        echo "$recap" >&2
-        return 1
-    fi
-    echo "devbox: $(basename "$1"): changed=0"
-}
 
 in_box() { docker exec "$BOX" "$@"; }
 
