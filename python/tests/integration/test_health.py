@@ -109,9 +109,12 @@ def test_a_killed_invoker_goes_offline_and_its_activations_end_in_records(bed: B
     time.sleep(0.5)  # the controller's blocking query answers at once
     assert bed.ran_on(also_22) == 23
     assert time.monotonic() - start <= 10
-    status = bed.wskadmin_status()["invoker22"]
-    assert "consul=critical" in status
-    assert "controller22=offline" in status
+
+    def published_offline() -> str | None:  # the controller's view reaches Consul KV next
+        line = bed.wskadmin_status()["invoker22"]
+        return line if "controller22=offline" in line else None
+
+    assert "consul=critical" in eventually(published_offline, "controller 22 says offline", 2)
     for activation_id in ids:
         record = eventually(partial(bed.record, activation_id), f"record of {activation_id}", 20)
         response = record["response"]

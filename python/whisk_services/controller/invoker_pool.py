@@ -11,7 +11,8 @@ When the registry cannot be reached the last known view stays in force; the foll
 retries after a short pause and logs once per outage. Before an invoker first enters the
 view, ``on_new`` (the controller: create topic ``invoker<N>``) is awaited, so no activation
 is sent to a topic that does not exist yet. Each of ``listeners`` is called when the drained
-invokers changed (the health monitor publishes it at once).
+invokers or the registered invokers' health changed (the health monitor wakes on it, so an
+invoker's turn to offline, or back, is published at once).
 """
 
 from __future__ import annotations
@@ -131,7 +132,8 @@ class ConsulInvokers:
         self._tasks: list[asyncio.Task[None]] = []
         self._first_answers = (asyncio.Event(), asyncio.Event())  # instances, drains
         self.changes = 0  # bumped whenever the view changed (for tests and logs)
-        self.listeners: list[Callable[[], None]] = []  # called when ``drained`` changed
+        # Called when ``drained`` or a registered invoker's health changed.
+        self.listeners: list[Callable[[], None]] = []
 
     @property
     def view(self) -> tuple[InvokerInfo, ...]:
@@ -177,9 +179,12 @@ class ConsulInvokers:
                 log.info("consul reachable again")
                 outage = False
             entries = (registered(instance) for instance in found)
+            before = self._health_by_instance()
             self.registered = {r.instance: r for r in entries if r is not None}
             complete = await self._announce(self._healthy())
             self._update()
+            if self._health_by_instance() != before:
+                self._notify()
             self._first_answers[0].set()
             if complete:
                 index = next_index
@@ -207,16 +212,19 @@ class ConsulInvokers:
             self.drained = drains
             self._update()
             if drains != before:
-                self._drains_changed()
+                self._notify()
             self._first_answers[1].set()
             index = next_index
 
-    def _drains_changed(self) -> None:
+    def _notify(self) -> None:
         for listener in self.listeners:
             try:
                 listener()
             except Exception:  # a listener must not stop the follower
-                log.exception("a listener of the drained invokers failed")
+                log.exception("a listener of the invokers' view failed")
+
+    def _health_by_instance(self) -> dict[int, Health]:
+        return {n: r.health for n, r in self.registered.items()}
 
     def _healthy(self) -> list[int]:
         return [n for n, r in self.registered.items() if r.health == "passing"]

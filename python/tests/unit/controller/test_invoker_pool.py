@@ -119,6 +119,35 @@ def test_drained_invokers_leave_the_view() -> None:
     run(scenario)
 
 
+def test_listeners_hear_health_and_drain_changes_only() -> None:
+    """The health monitor wakes on these: an invoker turning critical is published at once."""
+
+    async def scenario() -> None:
+        registry = MemoryRegistry()
+        await registry.register(invoker(0))
+        await registry.pass_ttl("invoker0")
+        pool = ConsulInvokers(registry, retry_s=0.01)
+        heard: list[int] = []
+        pool.listeners.append(lambda: heard.append(len(heard)))
+        await pool.start(first_wait_s=1)
+        try:
+            heard.clear()  # the first answer may count as a change
+            await registry.pass_ttl("invoker0")  # passing again: no change
+            await asyncio.sleep(0.05)
+            assert heard == []
+            await registry.fail_ttl("invoker0")
+            await eventually(lambda: len(heard) == 1)
+            await registry.kv_put(drain_key(0), b"")
+            await eventually(lambda: len(heard) == 2)
+            await registry.kv_put("whisk/invokers/invoker0/state/controller0", b"{}")
+            await asyncio.sleep(0.05)
+            assert len(heard) == 2  # another key under the prefix: not a change
+        finally:
+            await pool.close()
+
+    run(scenario)
+
+
 def test_the_last_known_view_stays_while_the_registry_is_down() -> None:
     async def scenario() -> None:
         registry = MemoryRegistry()

@@ -4,10 +4,17 @@ A rule's status is not its own: it lives in the link the rule's trigger document
 (`rules: {"ns/rule": {"action", "status"}}`), so creating, re-pointing, enabling, disabling
 and deleting a rule rewrite that trigger document, re-reading it on a revision conflict. A
 rule whose trigger is gone reads as `inactive`.
+
+Each conflict means another writer's rewrite landed after our read, so with N writers on one
+trigger each needs at most N attempts: `TRIGGER_UPDATE_ATTEMPTS` covers that many concurrent
+rule changes on one trigger, and a short random pause between attempts keeps the writers from
+colliding in step. Past that the caller gets 409 and nothing was changed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -33,7 +40,10 @@ from whisk_services.ports.documents import Document, DocumentConflict
 routes = web.RouteTableDef()
 
 # Attempts at rewriting a trigger's rule links when its revision keeps changing under us.
-TRIGGER_UPDATE_ATTEMPTS = 5
+TRIGGER_UPDATE_ATTEMPTS = 16
+# The random pause after the k-th conflict is at most min(cap, base * 2**k) seconds.
+CONFLICT_PAUSE_BASE_S = 0.002
+CONFLICT_PAUSE_CAP_S = 0.05
 NO_TRIGGER_TO_ACTIVATE = "Only rules with existing triggers can be activated"
 
 
@@ -78,13 +88,15 @@ async def _relink(
     whisks = services(request).whisks
     doc_id = trigger.as_path()
     doc = await whisks.get(doc_id)
-    for _ in range(TRIGGER_UPDATE_ATTEMPTS):
+    for attempt in range(TRIGGER_UPDATE_ATTEMPTS):
         if doc is None or doc.body.get("entityType") != Trigger.ENTITY_TYPE:
             return None
         changed = replace(change(Trigger.from_doc(doc.body)), updated=int(time.time() * 1000))
         try:
             await whisks.put(doc_id, changed.to_doc(), doc.rev)
         except DocumentConflict:
+            pause = min(CONFLICT_PAUSE_CAP_S, CONFLICT_PAUSE_BASE_S * 2**attempt)
+            await asyncio.sleep(random.uniform(0, pause))  # noqa: S311 (jitter, not a secret)
             doc = await whisks.store.get(doc_id)
             continue
         return changed
