@@ -14,14 +14,15 @@ replaces the invoker. Two fields of that view carry it (``fields``):
   when its send failed). A flight is counted before its message leaves, so a drained
   invoker at 0 has nothing of this controller's on its way.
 
-``DrainView`` keeps both per invoker and says which invokers changed, for the health monitor
-(``invoker_health``) to publish them promptly.
+``DrainView`` keeps the flags it has seen, to say which invokers a change of them drained or
+undrained, for the health monitor (``invoker_health``) to publish them promptly. The flights
+it reads from their one owner, the ack tracker (``flights``, wired by ``Invocations``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from whisk_services.controller.invoker_pool import ConsulInvokers, InvokerView
 
@@ -31,18 +32,21 @@ def drains_seen(pool: InvokerView) -> frozenset[int]:
     return pool.drained if isinstance(pool, ConsulInvokers) else frozenset()
 
 
+def no_flights(instance: int) -> int:
+    """The flights of a controller that sends nothing (no ack tracker wired)."""
+    return 0
+
+
 @dataclass(slots=True)
 class DrainView:
-    """Each invoker's drain flag as this controller has seen it, and its flights there."""
+    """Each invoker's drain flag as this controller has seen it; its flights there as
+    ``flights`` counts them."""
 
     drained: frozenset[int] = frozenset()
-    in_flight: dict[int, int] = field(default_factory=dict)
+    flights: Callable[[int], int] = no_flights
 
     def is_drained(self, instance: int) -> bool:
         return instance in self.drained
-
-    def flights(self, instance: int) -> int:
-        return self.in_flight.get(instance, 0)
 
     def set_drained(self, instances: Iterable[int]) -> set[int]:
         """The flags seen now; the invokers drained or undrained by this change."""
@@ -50,15 +54,6 @@ class DrainView:
         changed = set(now ^ self.drained)
         self.drained = now
         return changed
-
-    def set_flights(self, instance: int, count: int) -> bool:
-        """``instance`` has ``count`` activations in flight; True if that changed."""
-        before = self.flights(instance)
-        if count > 0:
-            self.in_flight[instance] = count
-        else:
-            self.in_flight.pop(instance, None)
-        return max(count, 0) != before
 
     def fields(self, instance: int) -> dict[str, object]:
         """The fields this view adds to the published state of ``instance``."""

@@ -170,6 +170,8 @@ class Invocations:
         self.acks = AckTracker(
             activations, grace_s=ack_grace_s, on_forced=self._forced, on_count=self._counted
         )
+        if health is not None:
+            health.drains.flights = self.acks.in_flight
         self._producer = producer
         self._activations = activations
         self._poll_offsets = poll_offsets
@@ -262,9 +264,9 @@ class Invocations:
         return len(self._waiters)
 
     def _counted(self, invoker: int, count: int) -> None:
-        """The ack tracker's count of ``invoker``'s flights changed."""
+        """The ack tracker's count of ``invoker``'s flights changed (to ``count``)."""
         if self.health is not None:
-            self.health.in_flight_changed(invoker, count)
+            self.health.in_flight_changed(invoker)
 
     async def _read(self, consumer: MessageConsumer) -> None:
         while True:

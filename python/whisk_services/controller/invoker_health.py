@@ -277,10 +277,8 @@ class InvokerHealthMonitor:
         else:
             self._dirty.add(instance)
 
-    def in_flight_changed(self, instance: int, count: int) -> None:
-        """``instance`` now has ``count`` activations of this controller in flight."""
-        if not self.drains.set_flights(instance, count):
-            return
+    def in_flight_changed(self, instance: int) -> None:
+        """The count of this controller's activations in flight on ``instance`` changed."""
         self.health(instance)
         if self.drains.is_drained(instance):
             self._changed.add(instance)
