@@ -25,6 +25,7 @@ import docker
 import requests
 
 from tests.integration.controller_support import Client
+from tests.integration.platform_support import remove_network
 from tests.integration.servers import STARTED
 from whisk_services.controller.balancer import Balancer
 from whisk_services.controller.invoker_pool import InvokerInfo
@@ -239,9 +240,11 @@ class ConsulCluster:
             self.consul.call(f"/v1/kv/whisk/invokers/invoker{n}{kv_key}", "DELETE")
 
     def remove_containers(self, engine: docker.DockerClient) -> None:
-        """Remove the invokers' action containers."""
+        """Remove the invokers' action containers, then their action networks."""
         for name in self.names.values():
             for container in engine.containers.list(
                 all=True, filters={"label": f"org.whisk.invoker={name}"}, sparse=True
             ):
                 container.remove(force=True)
+        for network, _subnet, _bridge in self.networks.values():
+            remove_network(engine, network)

@@ -112,5 +112,15 @@ def run_platform(
     leftover = engine.containers.list(
         all=True, filters={"label": f"org.whisk.invoker={invoker.unique_name}"}, sparse=True
     )
+    if not leftover:
+        remove_network(engine, network[0])
     engine.close()
     assert leftover == [], "the invoker left containers behind"
+
+
+def remove_network(engine: docker.DockerClient, name: str) -> None:
+    """Remove the action network ``name`` an invoker made (it keeps it for its next start,
+    as in production), once its containers are gone; nothing if there is none."""
+    for found in engine.networks.list(names=[name]):
+        if found.name == name:  # names=[...] also matches by prefix
+            found.remove()
