@@ -7,6 +7,7 @@ computed with the balancer's own hash over the invokers.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import json
@@ -25,8 +26,8 @@ import docker
 import requests
 
 from tests.integration.controller_support import Client
-from tests.integration.platform_support import remove_network
 from tests.integration.servers import STARTED
+from whisk_services.adapters.docker_network import ActionNetwork
 from whisk_services.controller.balancer import Balancer
 from whisk_services.controller.invoker_pool import InvokerInfo
 from whisk_services.model.names import FullyQualifiedName
@@ -246,5 +247,5 @@ class ConsulCluster:
                 all=True, filters={"label": f"org.whisk.invoker={name}"}, sparse=True
             ):
                 container.remove(force=True)
-        for network, _subnet, _bridge in self.networks.values():
-            remove_network(engine, network)
+        for network in self.networks.values():
+            asyncio.run(ActionNetwork(*network, client=engine).remove())

@@ -7,6 +7,7 @@ instance numbers, so that modules never share topics, databases or Docker networ
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -18,6 +19,7 @@ import docker
 
 from tests.integration.controller_support import Client
 from tests.integration.servers import serve
+from whisk_services.adapters.docker_network import ActionNetwork
 from whisk_testbed.controller import ControllerProcess
 from whisk_testbed.couchdb import CouchDBServer
 from whisk_testbed.invoker import InvokerProcess
@@ -112,15 +114,7 @@ def run_platform(
     leftover = engine.containers.list(
         all=True, filters={"label": f"org.whisk.invoker={invoker.unique_name}"}, sparse=True
     )
-    if not leftover:
-        remove_network(engine, network[0])
+    if not leftover:  # the invoker keeps its network for its next start: remove it here
+        asyncio.run(ActionNetwork(*network, client=engine).remove())
     engine.close()
     assert leftover == [], "the invoker left containers behind"
-
-
-def remove_network(engine: docker.DockerClient, name: str) -> None:
-    """Remove the action network ``name`` an invoker made (it keeps it for its next start,
-    as in production), once its containers are gone; nothing if there is none."""
-    for found in engine.networks.list(names=[name]):
-        if found.name == name:  # names=[...] also matches by prefix
-            found.remove()

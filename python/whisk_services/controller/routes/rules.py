@@ -95,6 +95,8 @@ async def _relink(
         try:
             await whisks.put(doc_id, changed.to_doc(), doc.rev)
         except DocumentConflict:
+            if attempt + 1 == TRIGGER_UPDATE_ATTEMPTS:
+                break  # no attempt left: neither pause nor read again
             pause = min(CONFLICT_PAUSE_CAP_S, CONFLICT_PAUSE_BASE_S * 2**attempt)
             await asyncio.sleep(random.uniform(0, pause))  # noqa: S311 (jitter, not a secret)
             doc = await whisks.store.get(doc_id)
