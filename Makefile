@@ -39,11 +39,9 @@ artifacts: prereqs  ## stage Kafka, Consul and PouchDB Server into $WHISK_ARTIFA
 images: prereqs venv  ## build every image (debootstrap, no registry) and stage their archives
 	$(call timed,bash scripts/images.sh && bash scripts/service-images.sh,images)
 
-$(VENV)/.installed: python/pyproject.toml python/constraints.txt
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c python/constraints.txt -e 'python[test,lint,bench]'
-	touch $@
+# Made from a wheelhouse outside the clone, keyed by the pins (scripts/venv.sh says how).
+$(VENV)/.installed: python/pyproject.toml python/constraints.txt scripts/venv.sh
+	$(call timed,bash scripts/venv.sh,venv)
 
 .PHONY: venv
 venv: $(VENV)/.installed  ## create the virtualenv at .venv with the package and its tools
@@ -58,8 +56,8 @@ docker-clean: prereqs  ## remove the containers, networks and volumes an earlier
 
 .PHONY: lint
 lint: venv  ## ruff, mypy --strict, import layers, yamllint, ansible-lint (production)
-	$(VENV)/bin/ruff check --config python/pyproject.toml python bench scripts runtimes roles tests
-	$(VENV)/bin/ruff format --config python/pyproject.toml --check python bench scripts runtimes roles tests
+	$(VENV)/bin/ruff check --config python/pyproject.toml python bench scripts runtimes roles tests plugins
+	$(VENV)/bin/ruff format --config python/pyproject.toml --check python bench scripts runtimes roles tests plugins
 	cd python && $(VENV)/bin/mypy
 	cd python && $(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/yamllint -s .
