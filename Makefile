@@ -15,6 +15,9 @@ export WHISK_TEST_LOGS ?= $(ROOT)/test-logs
 export PATH := $(VENV)/bin:$(PATH)
 # Everything the project creates in Docker carries this label (DESIGN.md §3).
 PROJECT_LABEL := org.whisk.project=whisk
+# `make test` sets up once, then runs the tiers side by side (scripts/test-all.sh), each with
+# WHISK_SETUP_DONE=1: a tier then neither sets up again nor cleans Docker under the others.
+setup = $(if $(WHISK_SETUP_DONE),,$(1))
 
 # Phases print their elapsed time, so the README's figures can be read off any run.
 define timed
@@ -55,7 +58,7 @@ docker-clean: prereqs  ## remove the containers, networks and volumes an earlier
 	docker volume prune -f --filter label=$(PROJECT_LABEL) >/dev/null
 
 .PHONY: lint
-lint: venv  ## ruff, mypy --strict, import layers, yamllint, ansible-lint (production)
+lint: $(call setup,venv)  ## ruff, mypy --strict, import layers, yamllint, ansible-lint (production)
 	$(VENV)/bin/ruff check --config python/pyproject.toml python bench scripts runtimes roles tests plugins
 	$(VENV)/bin/ruff format --config python/pyproject.toml --check python bench scripts runtimes roles tests plugins
 	cd python && $(VENV)/bin/mypy
@@ -65,17 +68,21 @@ lint: venv  ## ruff, mypy --strict, import layers, yamllint, ansible-lint (produ
 	$(PY) scripts/check_role_specs.py
 
 .PHONY: test-unit
-test-unit: venv  ## the fast, offline unit tests
-	$(call timed,cd python && $(PYTEST) -m 'not integration' -q,test-unit)
+test-unit: $(call setup,venv)  ## the fast, offline unit tests
+	$(call timed,cd python && $(PYTEST) -m 'not integration' -q --junitxml=$(WHISK_TEST_LOGS)/unit.xml,test-unit)
 
 .PHONY: test-integration
-test-integration: venv artifacts images docker-clean  ## tests against real ZooKeeper, Kafka, Consul, CouchDB API, Docker
-	$(call timed,cd python && $(PYTEST) -m integration -v,test-integration)
+test-integration: $(call setup,venv artifacts images docker-clean)  ## tests against real ZooKeeper, Kafka, Consul, CouchDB API, Docker
+	$(call timed,cd python && $(PYTEST) -m integration -v --durations=30 --junitxml=$(WHISK_TEST_LOGS)/integration.xml,test-integration)
 
 .PHONY: test
-test:  ## everything: set-up, lint, unit, integration, molecule, the cluster (+upgrade), the dev box
-	$(call timed,$(MAKE) --no-print-directory prereqs artifacts images venv docker-clean lint test-unit \
-	    test-integration test-molecule test-cluster test-devbox,test)
+test:  ## everything: set-up once, then side by side lint, unit, integration, molecule, the cluster, the dev box
+	$(call timed,$(MAKE) --no-print-directory prereqs artifacts images venv docker-clean && \
+	    bash scripts/test-all.sh,test)
+
+.PHONY: test-fast
+test-fast:  ## lint, unit and integration (no deployment tiers)
+	$(call timed,$(MAKE) --no-print-directory lint test-unit test-integration,test-fast)
 
 .PHONY: bench
 bench: venv artifacts images  ## the benchmarks; figures are printed and saved under bench/results/
@@ -100,12 +107,13 @@ cluster-down: venv  ## remove the local cluster's hosts, volumes and network
 	$(call timed,bash scripts/cluster.sh down,cluster-down)
 
 .PHONY: test-molecule
-test-molecule: venv images  ## every role's molecule scenarios (WHISK_MOLECULE_JOBS at a time, default 4)
+test-molecule: $(call setup,venv images)  ## every role's molecule scenarios (WHISK_MOLECULE_JOBS at a time, default 4)
 	$(call timed,bash scripts/molecule-all.sh,test-molecule)
 
 .PHONY: test-cluster
-test-cluster: prereqs artifacts images venv  ## cluster-up, its checks, tests/infra, a rolling upgrade, cluster-down
-	$(call timed,(status=0; bash scripts/cluster.sh up && bash scripts/cluster.sh verify && \
+test-cluster: $(call setup,prereqs artifacts images venv)  ## cluster-up, its checks, tests/infra, a rolling upgrade, cluster-down
+	$(call timed,(status=0; export WHISK_WSKPROPS=$(WHISK_TEST_LOGS)/cluster.wskprops; \
+	    bash scripts/cluster.sh up && bash scripts/cluster.sh verify && \
 	    bash scripts/cluster.sh upgrade || status=$$?; \
 	    bash scripts/cluster.sh down; exit $$status),test-cluster)
 
@@ -118,6 +126,7 @@ down: venv  ## destroy the dev box (its volume and network too)
 	$(call timed,bash scripts/devbox.sh down,down)
 
 .PHONY: test-devbox
-test-devbox: prereqs artifacts images venv  ## make up, re-provision (changed=0), vagrant reload, make down
-	$(call timed,(status=0; bash scripts/devbox.sh up && bash scripts/devbox.sh acceptance || status=$$?; \
+test-devbox: $(call setup,prereqs artifacts images venv)  ## make up, re-provision (changed=0), vagrant reload, make down
+	$(call timed,(status=0; export WHISK_WSKPROPS=$(WHISK_TEST_LOGS)/devbox.wskprops; \
+	    bash scripts/devbox.sh up && bash scripts/devbox.sh acceptance || status=$$?; \
 	    bash scripts/devbox.sh down; exit $$status),test-devbox)

@@ -20,6 +20,8 @@ cd "$ROOT"
 export PATH=$ROOT/.venv/bin:$PATH
 export ANSIBLE_CONFIG=$ROOT/ansible.cfg
 INVENTORY=inventory/local-cluster
+# Where the cli role writes the guest's .wskprops (inventory/local-cluster/group_vars).
+export WHISK_WSKPROPS=${WHISK_WSKPROPS:-$ROOT/.wskprops}
 LOGS=${WHISK_TEST_LOGS:-$ROOT/test-logs}
 mkdir -p "$LOGS"
 STEPS_PREFIX=cluster
@@ -46,7 +48,7 @@ check_mode() {
 
 infra() {
     pytest -c tests/infra/pytest.ini --rootdir tests/infra --ansible-inventory="$INVENTORY" \
-        --connection=ansible --junitxml="$LOGS/infra.xml" tests/infra -v
+        --connection=ansible --wskprops="$WHISK_WSKPROPS" --junitxml="$LOGS/infra.xml" tests/infra -v
 }
 
 case ${1:-} in
@@ -57,8 +59,8 @@ case ${1:-} in
         phase "platform (playbooks/site.yml)" site
         echo
         echo "cluster: the API is at https://172.31.230.11 (nginx on whisk-host-1, the platform's own CA)"
-        echo "cluster: the guest's key is in $ROOT/.wskprops; for .venv/bin/wsk run:"
-        echo "export WSK_CONFIG_FILE=$ROOT/.wskprops"
+        echo "cluster: the guest's key is in $WHISK_WSKPROPS; for .venv/bin/wsk run:"
+        echo "export WSK_CONFIG_FILE=$WHISK_WSKPROPS"
         ;;
     verify)
         phase "second site.yml (changed=0)" second_run
@@ -66,11 +68,12 @@ case ${1:-} in
         phase "tests/infra" infra
         ;;
     upgrade)
-        phase "rolling upgrade under load (tests/upgrade)" pytest -c tests/upgrade/pytest.ini \
+        phase "rolling upgrade under load (tests/upgrade)" env WSK_CONFIG_FILE="$WHISK_WSKPROPS" \
+            pytest -c tests/upgrade/pytest.ini \
             --rootdir tests/upgrade --junitxml="$LOGS/upgrade.xml" tests/upgrade
         ;;
     down)
-        bash scripts/thaw-nested.sh
+        bash scripts/thaw-nested.sh whisk-host-1 whisk-host-2 whisk-host-3
         phase "remove the hosts" ansible-playbook -i "$INVENTORY" playbooks/local-cluster.yml \
             -e local_cluster_state=absent
         ;;

@@ -7,7 +7,8 @@
 #   scripts/devbox.sh smoke       waits for the platform, then the seed's workflow through nginx
 #   scripts/devbox.sh reload      `vagrant reload` (the box restarts), then smoke
 #   scripts/devbox.sh acceptance  on a running box: up again (its recap must say changed=0),
-#                                 then reload; what `make test` checks
+#                                 the smoke test, tests/infra against the box, then reload;
+#                                 what `make test` checks
 #   scripts/devbox.sh down        `vagrant destroy` (the box, its volume and network go)
 #
 # Each phase prints its elapsed time. Vagrant's output (with Ansible's recap) is kept in
@@ -21,7 +22,9 @@ export VAGRANT_CHECKPOINT_DISABLE=1
 export VAGRANT_DEFAULT_PROVIDER=${VAGRANT_DEFAULT_PROVIDER:-docker}
 BOX=whisk-devbox
 API_PORT=${WHISK_DEVBOX_API_PORT:-31443}
-WSKPROPS=$ROOT/.wskprops
+# Where the cli role writes the guest's .wskprops (inventory/devbox/group_vars).
+export WHISK_WSKPROPS=${WHISK_WSKPROPS:-$ROOT/.wskprops}
+WSKPROPS=$WHISK_WSKPROPS
 LOGS=${WHISK_TEST_LOGS:-$ROOT/test-logs}
 READY_TIMEOUT_S=${WHISK_DEVBOX_READY_TIMEOUT_S:-300}
 mkdir -p "$LOGS"
@@ -72,6 +75,12 @@ smoke() {
         python scripts/smoke.py --wskprops "$WSKPROPS"
 }
 
+# infra: the deployment's testinfra checks (tests/infra, as on the cluster) against the box.
+infra() {
+    pytest -c tests/infra/pytest.ini --rootdir tests/infra --ansible-inventory=inventory/devbox \
+        --connection=ansible --wskprops="$WSKPROPS" --junitxml="$LOGS/devbox-infra.xml" tests/infra -v
+}
+
 report() {
     local auth
     auth=$(sed -n 's/^AUTH=//p' "$WSKPROPS")
@@ -102,11 +111,12 @@ case ${1:-} in
         phase "up again (re-provision)" provision
         phase "recap: changed=0" recap_unchanged "$LOGS/devbox-up.log"
         smoke
+        phase "tests/infra on the dev box" infra
         phase "vagrant reload" vagrant_logged "$LOGS/devbox-reload.log" reload
         smoke
         ;;
     down)
-        bash scripts/thaw-nested.sh
+        bash scripts/thaw-nested.sh "$BOX"
         phase "vagrant destroy" vagrant destroy -f
         ;;
     *)

@@ -13,7 +13,7 @@ JOBS=${WHISK_MOLECULE_JOBS:-4}
 mkdir -p "$LOGS"
 
 # The longest scenarios start first, so that none of them is left running alone at the end.
-LONGEST_FIRST=(controller/platform kafka/cluster nginx/default kafka/default)
+LONGEST_FIRST=(kafka/cluster kafka/default nginx/default consul/acl)
 
 scenarios=("$@")
 if [ ${#scenarios[@]} -eq 0 ]; then
@@ -29,8 +29,12 @@ fi
 
 run_one() {
     local role=${1%%/*} scenario=${1##*/} start status=0
+    set -o pipefail # xargs runs this in a new bash: the scenario's status, not awk's
     start=$(date +%s)
-    bash "$ROOT/scripts/molecule.sh" "$role" "$scenario" >"$LOGS/$role-$scenario.log" 2>&1 || status=$?
+    # Each line stamped with the time, from which bench/test_timings.py reads each step's.
+    bash "$ROOT/scripts/molecule.sh" "$role" "$scenario" 2>&1 |
+        awk '{ print strftime("%H:%M:%S"), $0; fflush() }' >"$LOGS/$role-$scenario.log" ||
+        status=$?
     printf 'molecule: %-28s %s in %4d s (log: %s)\n' "$1" \
         "$([ $status = 0 ] && echo passed || echo FAILED)" "$(( $(date +%s) - start ))" \
         "$LOGS/$role-$scenario.log"

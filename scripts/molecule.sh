@@ -18,6 +18,8 @@ export PATH=$ROOT/.venv/bin:$PATH
 host="whisk-mol-$role"
 [ "$scenario" = default ] || host="$host-$scenario"
 export WHISK_MOLECULE_HOST=$host
+export WHISK_TEST_LOGS=${WHISK_TEST_LOGS:-$ROOT/test-logs}
+mkdir -p "$WHISK_TEST_LOGS/molecule"
 start=$(date +%s)
 cd "$ROOT/roles/$role"
 status=0

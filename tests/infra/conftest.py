@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 import testinfra
+import yaml
+from edge_api import EdgeApi
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,6 +71,33 @@ def rendered(inventory: str) -> Callable[[str, str], str]:
         return str(json.loads(done.stdout.split("=>", 1)[1])[variable])
 
     return render
+
+
+def read_props(path: Path) -> dict[str, str]:
+    """The KEY=VALUE lines of a .wskprops."""
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+@pytest.fixture(scope="session")
+def guest(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """The guest's uuid and key, from the .wskprops the deployment's script wrote."""
+    props = read_props(Path(str(request.config.getoption("--wskprops"))))
+    user, _, key = props["AUTH"].partition(":")
+    return user, key
+
+
+@pytest.fixture(scope="session")
+def edge_api(request: pytest.FixtureRequest, guest: tuple[str, str]) -> EdgeApi:
+    """The REST API through the edge, as the guest (the .wskprops' API host)."""
+    props = read_props(Path(str(request.config.getoption("--wskprops"))))
+    return EdgeApi(props["APIHOST"].rstrip("/"), guest)
+
+
+def role_default(role: str, name: str) -> Any:
+    """A role's default (roles/ROLE/defaults/main.yml), for what an inventory may leave unset."""
+    defaults = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
+    return defaults[name]
 
 
 def address(variables: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """The controllers: each a container of the image tagged with the platform's version, run by
-a hardened systemd unit from a private settings file, answering on its cluster address.
+a hardened systemd unit that follows Docker's, from a private settings file, answering on its
+cluster address only: `/ping`, the guest's key accepted and a wrong one refused.
 """
 
 from __future__ import annotations
@@ -8,15 +9,40 @@ import json
 from typing import Any
 
 from conftest import address, instance
-from hostchecks import assert_unit_hardened, assert_unit_runs, listeners
+from hostchecks import (
+    CONFINED,
+    assert_unit_follows,
+    assert_unit_hardened,
+    assert_unit_properties,
+    assert_unit_runs,
+    http_get,
+    listeners,
+    uri,
+)
 
 testinfra_hosts = ["ansible://controllers"]
 
 
+def unit(host: Any) -> str:
+    return f"whisk-controller{instance(host, 'controllers')}.service"
+
+
+def api(host: Any) -> str:
+    """The base URL of this host's controller, at its cluster address."""
+    port = 10001 + instance(host, "controllers")
+    return f"http://{address(host.ansible.get_variables())}:{port}"
+
+
 def test_unit_runs_hardened(host: Any) -> None:
-    unit = f"whisk-controller{instance(host, 'controllers')}.service"
-    assert_unit_runs(host, unit)
-    assert_unit_hardened(host, unit, user=False)
+    assert_unit_runs(host, unit(host))
+    assert_unit_hardened(host, unit(host), user=False)
+    assert_unit_properties(
+        host, unit(host), {**CONFINED, "ProtectHome": "tmpfs", "Restart": "on-failure"}
+    )
+
+
+def test_unit_follows_docker(host: Any) -> None:
+    assert_unit_follows(host, unit(host), "docker.service")
 
 
 def test_settings_file_is_private(host: Any) -> None:
@@ -32,8 +58,30 @@ def test_container_runs_the_versioned_image_as_an_unprivileged_user(host: Any) -
     assert inspected["Config"]["Image"].startswith("whisk/controller:")
     assert inspected["Config"]["User"] == "whisk"
     assert inspected["HostConfig"]["ReadonlyRootfs"]
+    assert inspected["HostConfig"]["CapDrop"] == ["ALL"]
 
 
 def test_listens_on_its_cluster_address_only(host: Any) -> None:
     port = 10001 + instance(host, "controllers")
     assert listeners(host, port) == {address(host.ansible.get_variables())}
+
+
+def test_answers_ping(host: Any) -> None:
+    assert http_get(host, f"{api(host)}/ping") == "pong"
+
+
+def test_accepts_the_guest_and_refuses_a_wrong_key(host: Any, guest: tuple[str, str]) -> None:
+    user, key = guest
+    namespaces = f"{api(host)}/api/v1/namespaces"
+    accepted = uri(host, namespaces, url_username=user, url_password=key, force_basic_auth=True)
+    assert accepted.get("status") == 200, accepted.get("msg", accepted)
+    assert accepted["json"] == ["guest"]
+    refused = uri(
+        host,
+        namespaces,
+        url_username=user,
+        url_password="x" * 64,
+        force_basic_auth=True,
+        status_code=[401],
+    )
+    assert refused.get("status") == 401, refused.get("msg", refused)

@@ -6,15 +6,12 @@ activation's summary (scripts/smoke.py, fresh names, cleaned up after).
 from __future__ import annotations
 
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_local
-
-
-def read_props(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {key.strip(): value.strip() for key, value in pairs}
+from conftest import ROOT, read_props, run_local
+from edge_api import EdgeApi
 
 
 @pytest.fixture
@@ -37,3 +34,17 @@ def test_the_seed_workflow_passes_through_the_edge(wskprops: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "activation result for /guest/helloAction-" in done.stdout
     assert '"msg": "Hello World"' in done.stdout
+
+
+def test_a_python_action_runs_through_the_edge(edge_api: EdgeApi) -> None:
+    action = f"/namespaces/_/actions/infra-hello-{uuid.uuid4().hex[:8]}"
+    code = "def main(args):\n    return {'msg': 'hi ' + args.get('name', '')}\n"
+    status, created = edge_api.call("PUT", action, {"exec": {"kind": "python:3.11", "code": code}})
+    assert status == 200, created
+    try:
+        status, result = edge_api.call(
+            "POST", f"{action}?blocking=true&result=true", {"name": "infra"}
+        )
+        assert (status, result) == (200, {"msg": "hi infra"})
+    finally:
+        edge_api.call("DELETE", action)
