@@ -75,9 +75,10 @@ smoke() {
         python scripts/smoke.py --wskprops "$WSKPROPS"
 }
 
-# infra: the deployment's testinfra checks (tests/infra, as on the cluster) against the box.
+# infra: the deployment's testinfra checks (tests/infra, as on the cluster) against the box,
+# through the Docker connection (hosts.yml alone: vm.yml names the VM providers' SSH host).
 infra() {
-    pytest -c tests/infra/pytest.ini --rootdir tests/infra --ansible-inventory=inventory/devbox \
+    pytest -c tests/infra/pytest.ini --rootdir tests/infra --ansible-inventory=inventory/devbox/hosts.yml \
         --connection=ansible --wskprops="$WSKPROPS" --junitxml="$LOGS/devbox-infra.xml" tests/infra -v
 }
 
