@@ -8,7 +8,8 @@ It reads what the run wrote there and prints, and saves as bench/results/NAME.js
   scripts/molecule-all.sh stamps with the time);
 - every pytest check counted from the JUnit files (unit, integration, each scenario's
   testinfra, tests/infra, tests/upgrade): how many, and the slowest ones;
-- the slowest Ansible tasks of every playbook run, from profile_tasks' lines.
+- the slowest Ansible tasks of every playbook run, from profile_tasks' lines (the logs of
+  molecule's scenarios, of the cluster's site.yml and of the dev box's provisioning).
 Nothing is measured here: the figures are those of the run that wrote the logs.
 """
 
@@ -123,6 +124,8 @@ def ansible_tasks(logs: Path) -> list[dict[str, Any]]:
     """The slowest tasks of every Ansible log (a molecule scenario, site.yml, the dev box)."""
     found: list[dict[str, Any]] = []
     for log in sorted(logs.rglob("*.log")):
+        if log.parent.name == "tiers":  # a tier's log repeats the playbook logs it tees
+            continue
         task = pending = None
         for raw in log.read_text(errors="replace").splitlines():
             line = STAMP.sub("", clean(raw))
