@@ -126,7 +126,7 @@ down: venv  ## destroy the dev box (its volume and network too)
 	$(call timed,bash scripts/devbox.sh down,down)
 
 .PHONY: test-devbox
-test-devbox: $(call setup,prereqs artifacts images venv)  ## make up, re-provision (changed=0), vagrant reload, make down
+test-devbox: $(call setup,prereqs artifacts images venv)  ## make up, re-provision (changed=0), tests/infra, vagrant reload, make down
 	$(call timed,(status=0; export WHISK_WSKPROPS=$(WHISK_TEST_LOGS)/devbox.wskprops; \
 	    bash scripts/devbox.sh up && bash scripts/devbox.sh acceptance || status=$$?; \
 	    bash scripts/devbox.sh down; exit $$status),test-devbox)

@@ -73,7 +73,11 @@ case ${1:-} in
             --rootdir tests/upgrade --junitxml="$LOGS/upgrade.xml" tests/upgrade
         ;;
     down)
-        bash scripts/thaw-nested.sh whisk-host-1 whisk-host-2 whisk-host-3
+        # The inventory's hosts only: other tiers' boxes may be running beside them.
+        mapfile -t hosts < <(ansible-inventory -i "$INVENTORY" --list 2>/dev/null |
+            python3 -c 'import json, sys; print(*json.load(sys.stdin)["_meta"]["hostvars"], sep="\n")' ||
+            true)
+        [ ${#hosts[@]} = 0 ] || bash scripts/thaw-nested.sh "${hosts[@]}"
         phase "remove the hosts" ansible-playbook -i "$INVENTORY" playbooks/local-cluster.yml \
             -e local_cluster_state=absent
         ;;

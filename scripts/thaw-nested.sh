@@ -25,14 +25,14 @@ thaw() { # thaw STATE_FILE: sets one frozen cgroup THAWED unless it is one of th
     echo THAWED >"$1" 2>/dev/null && thawed=$((thawed + 1))
 }
 if [ $# -gt 0 ]; then
+    # The nested engines name their containers by their full ids, as the cgroups are named.
+    nested=" "
     for box in "$@"; do
-        # The nested engine names its containers by their full ids, as the cgroups are named.
-        while IFS= read -r id; do
-            [ -n "$id" ] || continue
-            while IFS= read -r state; do thaw "$state"; done < <(
-                find "$root" -mindepth 2 -path "*/$id/freezer.state" 2>/dev/null)
-        done < <(timeout 20 docker exec "$box" docker ps -aq --no-trunc 2>/dev/null || true)
+        nested+="$(timeout 20 docker exec "$box" docker ps -aq --no-trunc 2>/dev/null | tr '\n' ' ' || true)"
     done
+    while IFS= read -r state; do
+        case "$nested" in *" $(basename "$(dirname "$state")") "*) thaw "$state" ;; esac
+    done < <(find "$root" -mindepth 2 -name freezer.state 2>/dev/null)
 else
     while IFS= read -r state; do thaw "$state"; done < <(
         find "$root" -mindepth 2 -name freezer.state 2>/dev/null)

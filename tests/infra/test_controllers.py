@@ -23,14 +23,22 @@ from hostchecks import (
 testinfra_hosts = ["ansible://controllers"]
 
 
+def name(host: Any) -> str:
+    """This host's controller, `controller<N>`, after which its unit and files are named."""
+    return f"controller{instance(host, 'controllers')}"
+
+
 def unit(host: Any) -> str:
-    return f"whisk-controller{instance(host, 'controllers')}.service"
+    return f"whisk-{name(host)}.service"
+
+
+def port(host: Any) -> int:
+    return 10001 + instance(host, "controllers")
 
 
 def api(host: Any) -> str:
     """The base URL of this host's controller, at its cluster address."""
-    port = 10001 + instance(host, "controllers")
-    return f"http://{address(host.ansible.get_variables())}:{port}"
+    return f"http://{address(host.ansible.get_variables())}:{port(host)}"
 
 
 def test_unit_runs_hardened(host: Any) -> None:
@@ -46,14 +54,13 @@ def test_unit_follows_docker(host: Any) -> None:
 
 
 def test_settings_file_is_private(host: Any) -> None:
-    settings = host.file(f"/etc/whisk/controller{instance(host, 'controllers')}.env")
+    settings = host.file(f"/etc/whisk/{name(host)}.env")
     assert (settings.mode, settings.user, settings.group) == (0o640, "root", "root")
     assert "WHISK_CONTROLLER_COUCHDB_PASSWORD=" in host.check_output(f"cat {settings.path}")
 
 
 def test_container_runs_the_versioned_image_as_an_unprivileged_user(host: Any) -> None:
-    name = f"whisk-controller{instance(host, 'controllers')}"
-    inspected = json.loads(host.check_output(f"docker inspect {name}"))[0]
+    inspected = json.loads(host.check_output(f"docker inspect whisk-{name(host)}"))[0]
     assert inspected["State"]["Running"]
     assert inspected["Config"]["Image"].startswith("whisk/controller:")
     assert inspected["Config"]["User"] == "whisk"
@@ -62,8 +69,7 @@ def test_container_runs_the_versioned_image_as_an_unprivileged_user(host: Any) -
 
 
 def test_listens_on_its_cluster_address_only(host: Any) -> None:
-    port = 10001 + instance(host, "controllers")
-    assert listeners(host, port) == {address(host.ansible.get_variables())}
+    assert listeners(host, port(host)) == {address(host.ansible.get_variables())}
 
 
 def test_answers_ping(host: Any) -> None:

@@ -21,8 +21,13 @@ from hostchecks import (
 testinfra_hosts = ["ansible://invokers"]
 
 
+def name(host: Any) -> str:
+    """This host's invoker, `invoker<N>`, after which its unit and service are named."""
+    return f"invoker{instance(host, 'invokers')}"
+
+
 def unit(host: Any) -> str:
-    return f"whisk-invoker{instance(host, 'invokers')}.service"
+    return f"whisk-{name(host)}.service"
 
 
 def test_unit_runs_hardened(host: Any) -> None:
@@ -43,7 +48,7 @@ def test_unit_follows_docker(host: Any) -> None:
 
 
 def test_settings_file_is_private(host: Any) -> None:
-    settings = host.file(f"/etc/whisk/invoker{instance(host, 'invokers')}.env")
+    settings = host.file(f"/etc/whisk/{name(host)}.env")
     assert (settings.mode, settings.user, settings.group) == (0o640, "root", "root")
 
 
@@ -53,9 +58,8 @@ def test_registered_passing_in_consul_at_its_address(host: Any) -> None:
         entry["Service"]["ID"]: (entry["Service"]["Address"], entry["Service"]["Port"])
         for entry in json.loads(fetched)
     }
-    number = instance(host, "invokers")
-    expected = (address(host.ansible.get_variables()), 12001 + number)
-    assert passing.get(f"invoker{number}") == expected, passing
+    expected = (address(host.ansible.get_variables()), 12001 + instance(host, "invokers"))
+    assert passing.get(name(host)) == expected, passing
 
 
 def test_runtime_images_are_loaded(host: Any) -> None:
